@@ -1,0 +1,38 @@
+# weipian: make install | make demo | make test | make bench
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench sample clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+sample_data/.stamp: $(STAMP) src/weipian/data.py
+	$(PY) -m weipian.data sample_data
+	touch sample_data/.stamp
+
+sample: sample_data/.stamp
+
+demo: $(STAMP) sample_data/.stamp
+	rm -rf out/demo
+	$(VENV)/bin/weipian run sample_data/before.tif sample_data/after.tif \
+		--layers sample_data/layers -o out/demo
+	@echo "demo written to out/demo"
+
+test: $(STAMP) sample_data/.stamp
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/real.py
+	$(PY) benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) out sample_data/*.tif sample_data/layers sample_data/.stamp

@@ -1,0 +1,1 @@
+"""The ``weipian`` command line."""

@@ -1,0 +1,31 @@
+"""``weipian detect BEFORE AFTER -o PATCHES.gpkg``."""
+
+from __future__ import annotations
+
+import click
+
+from .options import after_date_opt, bands_opt, before_date_opt, min_area_opt, overwrite_opt, target_opt
+
+
+@click.command("detect")
+@click.argument("before", type=click.Path())
+@click.argument("after", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="Patch GeoPackage to write.")
+@bands_opt
+@min_area_opt
+@target_opt
+@before_date_opt
+@after_date_opt
+@overwrite_opt
+def detect_cmd(before, after, output, bands, min_area, target, before_date, after_date, overwrite):
+    """Find patches of new construction between BEFORE and AFTER."""
+    from ..io import check_output
+    from ..tools import detect, write_patches
+
+    check_output(output, overwrite=overwrite)
+    frame = detect(before, after, bands=bands, min_area=min_area, target=target,
+                   before_date=before_date, after_date=after_date)
+    write_patches(frame, output, overwrite=overwrite)
+    info = frame.attrs["weipian"]
+    click.echo(f"{len(frame)} patches written to {output} "
+               f"(shift dy={info['shift_px']['dy']} dx={info['shift_px']['dx']} px)")

@@ -1,0 +1,41 @@
+"""``weipian judge PATCHES.gpkg --layers DIR -o JUDGED.gpkg``."""
+
+from __future__ import annotations
+
+import click
+
+from .options import (
+    after_date_opt,
+    batch_opt,
+    end_date_field_opt,
+    layer_override_opts,
+    layers_opt,
+    min_share_opt,
+    overrides_from,
+    overwrite_opt,
+)
+
+
+@click.command("judge")
+@click.argument("patches", type=click.Path())
+@layers_opt
+@layer_override_opts
+@click.option("-o", "--output", required=True, type=click.Path(), help="Judged GeoPackage to write.")
+@after_date_opt
+@min_share_opt
+@end_date_field_opt
+@batch_opt
+@overwrite_opt
+def judge_cmd(patches, layers_dir, output, after_date, min_share, end_date_field, batch, overwrite,
+              **kwargs):
+    """Overlay PATCHES with the reference layers and label each one."""
+    from ..io import check_output
+    from ..tools import judge, write_patches
+
+    check_output(output, overwrite=overwrite)
+    frame = judge(patches, layers=layers_dir, overrides=overrides_from(kwargs), after_date=after_date,
+                  min_share=min_share, end_date_field=end_date_field, batch=batch)
+    write_patches(frame, output, overwrite=overwrite)
+    counts = frame["label"].value_counts().to_dict()
+    click.echo(f"{len(frame)} patches judged into {output}: "
+               + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -1,0 +1,75 @@
+"""Options shared by the weipian commands.
+
+=================  ==========================  ==================
+option             meaning                     used by
+=================  ==========================  ==================
+``--bands``        band roles in file order    detect, run
+``--min-area``     minimum mapping unit, m²    detect, run
+``--target``       construction or any         detect, run
+``--layers``       reference layer folder      judge, run
+``--<layer>``      one layer file              judge, run
+``--after-date``   date for temporary rules    detect, judge, run
+``--min-share``    share needed for a label    judge, run
+``--overwrite``    replace existing outputs    all
+=================  ==========================  ==================
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..change import CHANGE_TARGETS
+from ..layers import LAYER_NAMES
+
+bands_opt = click.option(
+    "--bands", default=None, metavar="LIST",
+    help="Band roles in file order, e.g. blue,green,red,nir ('-' skips a band). "
+    "Default: band descriptions, else 4 bands = blue,green,red,nir, 3 = red,green,blue.",
+)
+min_area_opt = click.option(
+    "--min-area", type=click.FloatRange(min=0), default=50.0, show_default=True,
+    help="Minimum mapping unit in m².",
+)
+target_opt = click.option(
+    "--target", type=click.Choice(list(CHANGE_TARGETS)), default="construction", show_default=True,
+    help="construction: pixels that became built; any: every significant change.",
+)
+layers_opt = click.option(
+    "--layers", "layers_dir", type=click.Path(), default=None,
+    help="Folder with farmland.*, reserve.*, approved.*, temporary.*, government.*, townships.*",
+)
+after_date_opt = click.option(
+    "--after-date", default=None, metavar="YYYY-MM-DD",
+    help="After-epoch date (default: the image's ACQUISITION_DATE or TIFFTAG_DATETIME tag).",
+)
+before_date_opt = click.option(
+    "--before-date", default=None, metavar="YYYY-MM-DD",
+    help="Before-epoch date (default: from the image tags).",
+)
+min_share_opt = click.option(
+    "--min-share", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+    help="Share of a patch that must lie in approved/temporary/government land for that label.",
+)
+end_date_field_opt = click.option(
+    "--end-date-field", default="end_date", show_default=True,
+    help="End-date field of the temporary-use layer (e.g. 截至时间).",
+)
+batch_opt = click.option(
+    "--batch", default=None, help="Batch name in patch ids (default: after date's quarter, 2024Q2).",
+)
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+
+
+def layer_override_opts(func):
+    """Add ``--farmland PATH`` ... ``--townships PATH``."""
+    for name in reversed(LAYER_NAMES):
+        func = click.option(
+            f"--{name}", f"layer_{name}", type=click.Path(), default=None,
+            help=f"The {name} layer (overrides --layers).",
+        )(func)
+    return func
+
+
+def overrides_from(kwargs) -> dict:
+    """Collect ``layer_<name>`` keyword arguments into an overrides dict."""
+    return {name: kwargs.pop(f"layer_{name}") for name in LAYER_NAMES if f"layer_{name}" in kwargs}

@@ -1,0 +1,49 @@
+"""``weipian run BEFORE AFTER --layers DIR -o OUTDIR``."""
+
+from __future__ import annotations
+
+import click
+
+from .options import (
+    after_date_opt,
+    bands_opt,
+    batch_opt,
+    before_date_opt,
+    end_date_field_opt,
+    layer_override_opts,
+    layers_opt,
+    min_area_opt,
+    min_share_opt,
+    overrides_from,
+    overwrite_opt,
+    target_opt,
+)
+
+
+@click.command("run")
+@click.argument("before", type=click.Path())
+@click.argument("after", type=click.Path())
+@layers_opt
+@layer_override_opts
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output folder.")
+@bands_opt
+@min_area_opt
+@target_opt
+@before_date_opt
+@after_date_opt
+@min_share_opt
+@end_date_field_opt
+@batch_opt
+@overwrite_opt
+def run_cmd(before, after, layers_dir, output, bands, min_area, target, before_date, after_date,
+            min_share, end_date_field, batch, overwrite, **kwargs):
+    """Detect and judge in one go; write OUTDIR/patches.gpkg, patches.csv and run.json."""
+    from ..tools import run
+
+    frame = run(before, after, layers=layers_dir, output=output, overrides=overrides_from(kwargs),
+                bands=bands, min_area=min_area, target=target, before_date=before_date,
+                after_date=after_date, min_share=min_share, end_date_field=end_date_field,
+                batch=batch, overwrite=overwrite)
+    counts = frame["label"].value_counts().to_dict()
+    click.echo(f"{len(frame)} patches written to {output}: "
+               + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -1,0 +1,67 @@
+"""Every exception and warning weipian raises.
+
+All errors derive from :class:`WeipianError` and also from the matching
+builtin, so ``except ValueError`` or ``except OSError`` still catches them.
+Each message names the file (where there is one), the problem and the fix; the
+command-line interface prints it on one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "WeipianError",
+    "InputFileError",
+    "RasterError",
+    "CRSMissingError",
+    "NoOverlapError",
+    "BandError",
+    "LayerError",
+    "FieldError",
+    "DateError",
+    "OutputExistsError",
+    "WeipianWarning",
+]
+
+
+class WeipianError(Exception):
+    """Root of every weipian error."""
+
+
+class InputFileError(WeipianError, OSError):
+    """An input file is missing or cannot be opened."""
+
+
+class RasterError(WeipianError, ValueError):
+    """A raster cannot be used as an epoch (wrong content, unreadable data)."""
+
+
+class CRSMissingError(WeipianError, ValueError):
+    """A raster or layer has no coordinate reference system."""
+
+
+class NoOverlapError(WeipianError, ValueError):
+    """The two epochs do not overlap."""
+
+
+class BandError(WeipianError, ValueError):
+    """Band roles cannot be determined or are unknown."""
+
+
+class LayerError(WeipianError, ValueError):
+    """A reference layer cannot be used."""
+
+
+class FieldError(LayerError):
+    """A field the rules need is missing from a layer."""
+
+
+class DateError(WeipianError, ValueError):
+    """A date cannot be parsed or is missing where it is needed."""
+
+
+class OutputExistsError(WeipianError, FileExistsError):
+    """An output exists and ``overwrite`` was not requested."""
+
+
+class WeipianWarning(UserWarning):
+    """A recoverable surprise in the input (repaired geometry, reprojection)."""

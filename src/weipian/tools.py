@@ -1,0 +1,487 @@
+"""Path-in, path-out workflows: :func:`detect`, :func:`judge`, :func:`run`.
+
+These are the guts of the ``weipian`` commands minus the option parsing: they
+work on named files and return GeoDataFrames, for notebooks and other tools.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from . import __version__
+from .change import (
+    ChangeParams,
+    apply_normalisation,
+    apply_shift,
+    detect_change,
+    estimate_shift,
+    fit_normalisation,
+)
+from .classify import LABELS_ZH, classify
+from .errors import DateError, InputFileError, LayerError
+from .io import atomic_path, check_output, parse_date, read_pair
+from .layers import (
+    NAME_FIELDS,
+    TOWNSHIP_CODE_FIELDS,
+    TOWNSHIP_NAME_FIELDS,
+    dates_column,
+    find_layers,
+    first_field,
+    read_layer,
+)
+from .overlay import area_crs, layer_overlap
+from .patches import label_patches, patch_table, patches_to_frame
+
+__all__ = ["detect", "judge", "run", "read_patches", "write_patches", "PATCH_FIELDS", "MU_M2"]
+
+#: Square metres in one 亩.
+MU_M2 = 10000.0 / 15.0
+
+#: Patch fields in output order (geometry follows).
+PATCH_FIELDS = (
+    "patch_id", "label", "label_zh", "reason", "score", "area_m2", "area_mu", "farmland_m2",
+    "reserve_m2", "approved_m2", "temporary_m2", "government_m2", "township", "township_code",
+    "x", "y", "lon", "lat", "before_date", "after_date",
+)
+
+_LONLAT = CRS.from_epsg(4490)  # CGCS2000 geographic
+
+
+def _iso(date):
+    return date.isoformat() if date else ""
+
+
+def _scene_lon(transform, shape, crs) -> float:
+    rows, cols = shape
+    cx, cy = transform * (cols / 2, rows / 2)
+    lon, _ = Transformer.from_crs(crs, _LONLAT, always_xy=True).transform(cx, cy)
+    return float(lon)
+
+
+def _add_location_fields(frame: gpd.GeoDataFrame, acrs: CRS) -> None:
+    """Area in m² and 亩, projected centroid and CGCS2000 lon/lat, in place."""
+    projected = frame.geometry.to_crs(acrs)
+    area = projected.area.to_numpy()
+    centroids = projected.centroid
+    frame["area_m2"] = np.round(area, 2)
+    frame["area_mu"] = np.round(area / MU_M2, 2)
+    frame["x"] = np.round(centroids.x.to_numpy(), 2)
+    frame["y"] = np.round(centroids.y.to_numpy(), 2)
+    lon, lat = Transformer.from_crs(acrs, _LONLAT, always_xy=True).transform(
+        centroids.x.to_numpy(), centroids.y.to_numpy()
+    )
+    frame["lon"] = np.round(np.asarray(lon, float), 7)
+    frame["lat"] = np.round(np.asarray(lat, float), 7)
+
+
+def detect(
+    before,
+    after,
+    *,
+    bands: str | None = None,
+    min_area: float = 50.0,
+    target: str = "construction",
+    params: ChangeParams | None = None,
+    before_date=None,
+    after_date=None,
+) -> gpd.GeoDataFrame:
+    """Find patches of new construction between two epochs.
+
+    Parameters
+    ----------
+    before, after : str or Path
+        Any GDAL rasters; the after image is aligned onto the before grid.
+    bands : str, optional
+        Band roles, e.g. ``"blue,green,red,nir"``.
+    min_area : float
+        Minimum mapping unit, m².
+    target : {"construction", "any"}
+        ``construction`` flags pixels that became built; ``any`` every
+        significant change.
+    params : ChangeParams, optional
+    before_date, after_date : str or date, optional
+        Override the dates read from the image tags.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per patch (``patch_id``, ``score``, ``area_m2``, ``area_mu``,
+        ``x``, ``y``, ``lon``, ``lat``, ``before_date``, ``after_date``) in the
+        before image's CRS; ``attrs["weipian"]`` holds the estimated shift,
+        normalisation, counts and timings.
+
+    Raises
+    ------
+    weipian.errors.WeipianError
+        For unreadable, non-overlapping or ill-described inputs.
+    """
+    params = params or ChangeParams()
+    timings = {}
+    t0 = time.perf_counter()
+    b, a = read_pair(before, after, bands=bands)
+    timings["read_s"] = time.perf_counter() - t0
+    dates = {
+        "before": parse_date(before_date, source="--before-date") if before_date else b.date,
+        "after": parse_date(after_date, source="--after-date") if after_date else a.date,
+    }
+
+    t0 = time.perf_counter()
+    valid = b.valid & a.valid
+    shift = estimate_shift(b.data, a.data, valid=valid)
+    a_data = apply_shift(a.data, shift)
+    a_valid = apply_shift(a.valid.astype(np.float32), shift, order=0) > 0.5
+    valid = b.valid & a_valid
+    gain, offset, invariant = fit_normalisation(b.data, a_data, valid)
+    a_norm = apply_normalisation(a_data, gain, offset)
+    timings["align_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    result = detect_change(b.data, a_norm, b.roles, valid=valid, target=target, params=params)
+    timings["change_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    acrs = area_crs(b.crs, _scene_lon(b.transform, valid.shape, b.crs))
+    pixel_m2 = _pixel_area_m2(b.transform, valid.shape, b.crs, acrs)
+    labels, n = label_patches(result.mask, min_pixels=max(1, int(math.floor(min_area / pixel_m2))))
+    table = patch_table(labels, n, transform=b.transform, score=result.magnitude)
+    frame = patches_to_frame(table, b.crs)
+    _add_location_fields(frame, acrs)
+    frame = frame[frame["area_m2"] >= min_area].reset_index(drop=True)
+    frame.insert(0, "patch_id", [f"{i + 1:06d}" for i in range(len(frame))])
+    frame["score"] = np.round(frame["score"].astype(float), 3)
+    frame["before_date"] = _iso(dates["before"])
+    frame["after_date"] = _iso(dates["after"])
+    frame = frame.drop(columns=["label", "pixels"])
+    timings["patches_s"] = time.perf_counter() - t0
+
+    frame.attrs["weipian"] = {
+        "inputs": {"before": str(before), "after": str(after)},
+        "settings": {"bands": bands, "min_area_m2": min_area, "target": str(target),
+                     "params": params.__dict__},
+        "crs": b.crs.to_string(),
+        "area_crs": acrs.to_string(),
+        "shape": list(valid.shape),
+        "band_roles": b.roles,
+        "shift_px": {"dy": round(shift[0], 3), "dx": round(shift[1], 3)},
+        "shift_m": {"dy": round(shift[0] * abs(b.transform.e), 3),
+                    "dx": round(shift[1] * abs(b.transform.a), 3)},
+        "normalisation": {"gain": [round(float(g), 5) for g in gain],
+                          "offset": [round(float(o), 3) for o in offset],
+                          "invariant_share": round(invariant, 4),
+                          "maps": "after = gain * before + offset"},
+        "noise": [round(float(s), 3) for s in result.noise],
+        "valid_pixels": int(valid.sum()),
+        "flagged_pixels": int(result.mask.sum()),
+        "patches": len(frame),
+        "dates": {k: _iso(v) for k, v in dates.items()},
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return frame
+
+
+def _pixel_area_m2(transform, shape, crs, acrs) -> float:
+    crs = CRS.from_user_input(crs)
+    if crs.is_projected and crs == acrs:
+        unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+        return abs(transform.a * transform.e) * unit * unit
+    rows, cols = shape
+    px = shapely.geometry.box(*(transform * (cols // 2, rows // 2)), *(transform * (cols // 2 + 1, rows // 2 + 1)))
+    return float(gpd.GeoSeries([px], crs=crs).to_crs(acrs).area.iloc[0])
+
+
+def _feature_names(frame, fields=NAME_FIELDS) -> np.ndarray:
+    name_field = first_field(frame.columns, fields)
+    if name_field is None:
+        return np.array([f"#{i + 1}" for i in range(len(frame))], dtype=object)
+    return frame[name_field].fillna("").astype(str).to_numpy(dtype=object)
+
+
+def _batch_of(date) -> str:
+    return f"{date.year}Q{(date.month - 1) // 3 + 1}" if date else "0000Q0"
+
+
+def judge(
+    patches,
+    *,
+    layers=None,
+    overrides: dict | None = None,
+    after_date=None,
+    min_share: float = 0.5,
+    end_date_field: str = "end_date",
+    batch: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Overlay patches with the reference layers and label them.
+
+    Parameters
+    ----------
+    patches : GeoDataFrame or str or Path
+        From :func:`detect`, or a GeoPackage written by ``weipian detect``.
+    layers : str or Path, optional
+        Folder holding the reference layers (see :mod:`weipian.layers`).
+    overrides : dict, optional
+        Layer name to path; wins over the folder.
+    after_date : str or date, optional
+        Date the temporary approvals are checked against; defaults to the
+        patches' ``after_date``.
+    min_share : float
+        Share of a patch that must lie in approved, temporary or government
+        land for that label.
+    end_date_field : str
+        End-date field of the temporary-use layer.
+    batch : str, optional
+        Batch name in the patch ids; defaults to the after date's quarter
+        (``2024Q2``).
+
+    Returns
+    -------
+    GeoDataFrame
+        The fields of :data:`PATCH_FIELDS`, geometry in the patches' CRS;
+        ``attrs["weipian"]`` records the layers read and their repairs.
+
+    Raises
+    ------
+    weipian.errors.WeipianError
+    """
+    if not isinstance(patches, gpd.GeoDataFrame):
+        patches = read_patches(patches)
+    frame = patches.copy()
+    crs = frame.crs
+    if crs is None:
+        raise LayerError("patches have no CRS; write them with weipian detect")
+    paths = find_layers(layers, overrides)
+    if after_date is not None:
+        after = parse_date(after_date, source="--after-date")
+    elif "after_date" in frame and len(frame) and str(frame["after_date"].iloc[0]):
+        after = parse_date(frame["after_date"].iloc[0], source="after_date")
+    else:
+        after = None
+    if after is None and "temporary" in paths:
+        raise DateError(
+            f"{paths['temporary']}: temporary approvals need the after date; "
+            "pass --after-date YYYY-MM-DD"
+        )
+    if len(frame):
+        cx = frame.geometry.union_all().centroid
+        lon, _ = Transformer.from_crs(crs, _LONLAT, always_xy=True).transform(cx.x, cx.y)
+    else:
+        lon = 114.0
+    acrs = area_crs(crs, lon)
+    geoms = frame.geometry.to_crs(acrs).to_numpy()
+    area = shapely.area(geoms)
+    bbox = tuple(frame.total_bounds) if len(frame) else None
+
+    table = {"area_m2": area}
+    info = {}
+    for name in ("farmland", "reserve", "approved", "government", "townships"):
+        table[f"{name}_m2"] = np.zeros(len(frame))
+        table[f"{name}_name"] = np.full(len(frame), "", dtype=object)
+        if name not in paths or bbox is None:
+            continue
+        layer, li = read_layer(paths[name], acrs, name=name, bbox=bbox)
+        info[name] = li.__dict__
+        ov = layer_overlap(geoms, layer.geometry.to_numpy())
+        table[f"{name}_m2"] = ov.area
+        fields = TOWNSHIP_NAME_FIELDS if name == "townships" else (("DLBM",) if name == "farmland" else NAME_FIELDS)
+        names = _feature_names(layer, fields)
+        has = ov.best >= 0
+        table[f"{name}_name"][has] = names[ov.best[has]]
+        if name == "townships":
+            code_field = first_field(layer.columns, TOWNSHIP_CODE_FIELDS)
+            codes = layer[code_field].astype(str).to_numpy(dtype=object) if code_field else np.full(len(layer), "", object)
+            table["township_code"] = np.full(len(frame), "", dtype=object)
+            table["township_code"][has] = codes[ov.best[has]]
+    for status in ("valid", "expired"):
+        table[f"temporary_{status}_m2"] = np.zeros(len(frame))
+        table[f"temporary_{status}_name"] = np.full(len(frame), "", dtype=object)
+        table[f"temporary_{status}_end"] = np.full(len(frame), "", dtype=object)
+    table["temporary_m2"] = np.zeros(len(frame))
+    if "temporary" in paths and bbox is not None:
+        layer, li = read_layer(paths["temporary"], acrs, name="temporary", bbox=bbox)
+        info["temporary"] = li.__dict__
+        ends = dates_column(layer, end_date_field, path=paths["temporary"], parse=parse_date)
+        valid = np.array([e is None or e >= after for e in ends], bool)
+        names = _feature_names(layer)
+        table["temporary_m2"] = layer_overlap(geoms, layer.geometry.to_numpy()).area
+        for status, sel in (("valid", valid), ("expired", ~valid)):
+            idx = np.flatnonzero(sel)
+            ov = layer_overlap(geoms, layer.geometry.to_numpy()[idx])
+            has = ov.best >= 0
+            table[f"temporary_{status}_m2"] = ov.area
+            table[f"temporary_{status}_name"][has] = names[idx[ov.best[has]]]
+            table[f"temporary_{status}_end"][has] = [
+                _iso(ends[j]) or "open-ended" for j in idx[ov.best[has]]
+            ]
+    labels, reasons = classify(table, min_share=min_share)
+
+    frame["label"] = labels
+    frame["label_zh"] = [LABELS_ZH[lab] for lab in labels]
+    frame["reason"] = reasons
+    for name in ("farmland", "reserve", "approved", "temporary", "government"):
+        frame[f"{name}_m2"] = np.round(table[f"{name}_m2"], 2)
+    frame["township"] = table["townships_name"]
+    frame["township_code"] = table.get("township_code", np.full(len(frame), "", dtype=object))
+    if "area_m2" not in frame or "lon" not in frame:
+        _add_location_fields(frame, acrs)
+    for column in ("before_date", "after_date"):
+        if column not in frame:
+            frame[column] = ""
+    if after is not None:
+        frame["after_date"] = _iso(after)
+    batch = batch or _batch_of(after)
+    serial = [str(p).split("-")[-1] for p in frame["patch_id"]] if "patch_id" in frame else [
+        f"{i + 1:06d}" for i in range(len(frame))
+    ]
+    admin = [str(c)[:6] if c and len(str(c)) >= 6 else "000000" for c in frame["township_code"]]
+    frame["patch_id"] = [f"{ad}-{batch}-{s}" for ad, s in zip(admin, serial)]
+    frame = gpd.GeoDataFrame(frame[list(PATCH_FIELDS)], geometry=frame.geometry, crs=crs)
+    frame.attrs["weipian"] = {
+        **patches.attrs.get("weipian", {}),
+        "judge": {
+            "layers": {k: str(v) for k, v in paths.items()},
+            "layer_info": info,
+            "after_date": _iso(after),
+            "min_share": min_share,
+            "end_date_field": end_date_field,
+            "batch": batch,
+            "counts": {lab: int((labels == lab).sum()) for lab in LABELS_ZH},
+        },
+    }
+    return frame
+
+
+def read_patches(path) -> gpd.GeoDataFrame:
+    """Read a patch GeoPackage written by weipian (layer ``patches``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: file not found; run `weipian detect` first")
+    import pyogrio
+
+    try:
+        frame = gpd.read_file(path, layer="patches", engine="pyogrio")
+    except Exception as exc:
+        raise InputFileError(
+            f"{path}: no readable 'patches' layer ({str(exc).splitlines()[0][:100]}); "
+            "give a GeoPackage written by weipian detect"
+        ) from None
+    meta = pyogrio.read_info(path, layer="patches")
+    for key in ("patch_id", "township_code", "before_date", "after_date"):
+        if key in frame:
+            frame[key] = frame[key].fillna("").astype(str)
+    frame.attrs["weipian"] = {"inputs": {"patches": str(path)}, "features": meta.get("features")}
+    return frame
+
+
+def write_patches(frame: gpd.GeoDataFrame, path, *, overwrite: bool = False) -> Path:
+    """Write patches to a GeoPackage (layer ``patches``) atomically."""
+    path = check_output(path, overwrite=overwrite)
+    with atomic_path(path) as tmp:
+        out = frame.copy()
+        out.attrs = {}
+        out.to_file(tmp, layer="patches", driver="GPKG", engine="pyogrio")
+    return path
+
+
+def _write_csv(frame, path):
+    with atomic_path(path) as tmp:
+        pd.DataFrame(frame.drop(columns=frame.geometry.name)).to_csv(
+            tmp, index=False, encoding="utf-8-sig"
+        )
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (dt.date,)):
+        return value.isoformat()
+    return str(value)
+
+
+def run(
+    before,
+    after,
+    *,
+    layers=None,
+    output,
+    overrides: dict | None = None,
+    bands: str | None = None,
+    min_area: float = 50.0,
+    target: str = "construction",
+    after_date=None,
+    before_date=None,
+    min_share: float = 0.5,
+    end_date_field: str = "end_date",
+    batch: str | None = None,
+    params: ChangeParams | None = None,
+    overwrite: bool = False,
+) -> gpd.GeoDataFrame:
+    """Detect, judge and write a batch.
+
+    Writes ``OUTDIR/patches.gpkg`` (layer ``patches``), ``OUTDIR/patches.csv``
+    (UTF-8 with BOM, no geometry) and ``OUTDIR/run.json`` (inputs, settings,
+    estimated shift and normalisation, counts, timings, versions); each file
+    appears whole or not at all.
+
+    Parameters
+    ----------
+    before, after : str or Path
+    layers : str or Path, optional
+    output : str or Path
+        Output folder.
+    overrides, bands, min_area, target, after_date, before_date, min_share,
+    end_date_field, batch, params
+        As for :func:`detect` and :func:`judge`.
+    overwrite : bool
+        Replace existing outputs.
+
+    Returns
+    -------
+    GeoDataFrame
+        The judged patches.
+    """
+    output = Path(output)
+    targets = [output / "patches.gpkg", output / "patches.csv", output / "run.json"]
+    for t in targets:
+        check_output(t, overwrite=overwrite)
+    t0 = time.perf_counter()
+    found = detect(before, after, bands=bands, min_area=min_area, target=target, params=params,
+                   before_date=before_date, after_date=after_date)
+    t1 = time.perf_counter()
+    judged = judge(found, layers=layers, overrides=overrides, after_date=after_date,
+                   min_share=min_share, end_date_field=end_date_field, batch=batch)
+    t2 = time.perf_counter()
+    output.mkdir(parents=True, exist_ok=True)
+    write_patches(judged, targets[0], overwrite=True)
+    _write_csv(judged, targets[1])
+    record = dict(judged.attrs["weipian"])
+    record["timings"] = {**record.get("timings", {}), "detect_s": round(t1 - t0, 3),
+                         "judge_s": round(t2 - t1, 3), "total_s": round(time.perf_counter() - t0, 3)}
+    record["outputs"] = [str(t) for t in targets]
+    record["versions"] = _versions()
+    with atomic_path(targets[2]) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=_json_default),
+                       encoding="utf-8")
+    return judged
+
+
+def _versions() -> dict:
+    import rasterio
+    import scipy
+    import skimage
+
+    return {"weipian": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-image": skimage.__version__,
+            "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__,
+            "geopandas": gpd.__version__, "shapely": shapely.__version__}
