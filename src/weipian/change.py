@@ -302,8 +302,9 @@ def fit_normalisation(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Fit a per-band linear map ``after ≈ gain * before + offset``.
 
-    The fit starts from matching the medians and interquartile ranges, then
-    alternates between a reduced-major-axis regression on the pseudo-invariant
+    The fit starts from matching the medians and interquartile ranges, keeps
+    the better-agreeing half of the pixels for two passes, then alternates
+    between a reduced-major-axis regression on the pseudo-invariant
     pixels and re-selecting those pixels as the ones whose standardised
     residual vector is shorter than ``inlier_magnitude``. Large real changes
     (harvest, construction) fall out of the inlier set after the first pass.
@@ -348,11 +349,16 @@ def fit_normalisation(
         gain[b] = (qy[2] - qy[0]) / (qx[2] - qx[0]) if qx[2] > qx[0] else 1.0
         offset[b] = qy[1] - gain[b] * qx[1]
     inliers = np.ones(x.shape[1], bool)
-    for _ in range(iterations):
+    for it in range(iterations):
         resid = y - (gain[:, None] * x + offset[:, None])
         spread = np.array([_robust_spread(r[inliers]) for r in resid])
         length = np.sqrt(np.mean((resid / spread[:, None]) ** 2, axis=0))
-        new_inliers = length < inlier_magnitude
+        if it < 2:
+            # The first fits can be pulled by widespread change: keep the half
+            # that agrees best before switching to the spread-based rule.
+            new_inliers = length <= np.median(length)
+        else:
+            new_inliers = length < inlier_magnitude
         if new_inliers.sum() < max(50, 0.05 * x.shape[1]):
             break
         inliers = new_inliers

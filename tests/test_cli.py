@@ -1,0 +1,152 @@
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from conftest import write_tif
+from weipian.cli.main import main
+
+
+def test_version(runner):
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0 and "weipian" in result.output
+
+
+def test_detect_then_judge(runner, small_batch, tmp_path):
+    patches = tmp_path / "p.gpkg"
+    result = runner.invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]),
+                                  "-o", str(patches)])
+    assert result.exit_code == 0, result.output
+    assert "patches written" in result.output
+    detected = gpd.read_file(patches, layer="patches")
+    assert len(detected) > 0 and {"patch_id", "score", "area_m2"} <= set(detected.columns)
+
+    judged = tmp_path / "j.gpkg"
+    result = runner.invoke(main, ["judge", str(patches), "--layers", str(small_batch["farmland"].parent),
+                                  "-o", str(judged)])
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(judged, layer="patches")
+    assert len(frame) == len(detected)
+    assert set(frame.label) <= {"approved", "temporary_use", "government_project", "violation"}
+    assert frame.patch_id.str.match(r"^\d{6}-2024Q2-\d{6}$").all()
+
+
+def test_run_writes_three_outputs(runner, small_batch, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["run", str(small_batch["before"]), str(small_batch["after"]),
+                                  "--layers", str(small_batch["farmland"].parent), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["patches.csv", "patches.gpkg", "run.json"]
+    record = json.loads((out / "run.json").read_text())
+    assert {"inputs", "settings", "shift_px", "normalisation", "timings", "versions", "judge"} <= set(record)
+    assert (out / "patches.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    csv = pd.read_csv(out / "patches.csv", encoding="utf-8-sig", dtype={"patch_id": str})
+    gpkg = gpd.read_file(out / "patches.gpkg", layer="patches")
+    assert list(csv.patch_id) == list(gpkg.patch_id)
+
+
+def test_layer_override_and_min_share(runner, small_batch, tmp_path):
+    patches = tmp_path / "p.gpkg"
+    runner.invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]), "-o", str(patches)])
+    judged = tmp_path / "j.gpkg"
+    # only townships, nothing approved: every patch is a violation
+    result = runner.invoke(main, ["judge", str(patches), "--townships", str(small_batch["townships"]),
+                                  "-o", str(judged), "--min-share", "0.9"])
+    assert result.exit_code == 0, result.output
+    assert set(gpd.read_file(judged).label) == {"violation"}
+
+
+# --- bad input: one line, exit code 2, nothing written -----------------------
+
+
+def _errors(runner, args, tmp_path, match):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert match in result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(lines) == 1
+    return result
+
+
+def test_missing_file(runner, tmp_path):
+    out = tmp_path / "p.gpkg"
+    _errors(runner, ["detect", str(tmp_path / "b.tif"), str(tmp_path / "a.tif"), "-o", str(out)],
+            tmp_path, "b.tif: file not found")
+    assert not out.exists()
+
+
+def test_not_a_raster(runner, tmp_path):
+    p = tmp_path / "b.tif"
+    p.write_text("not an image")
+    _errors(runner, ["detect", str(p), str(p), "-o", str(tmp_path / "p.gpkg")], tmp_path,
+            "not a readable raster")
+
+
+def test_epochs_do_not_overlap(runner, tmp_path):
+    from affine import Affine
+
+    data = np.full((4, 10, 10), 100, np.uint16)
+    b = write_tif(tmp_path / "b.tif", data)
+    a = write_tif(tmp_path / "a.tif", data, transform=Affine(1, 0, 1000, 0, -1, 1000))
+    _errors(runner, ["detect", str(b), str(a), "-o", str(tmp_path / "p.gpkg")], tmp_path,
+            "does not overlap")
+
+
+def test_raster_without_crs(runner, tmp_path):
+    data = np.full((4, 10, 10), 100, np.uint16)
+    b = write_tif(tmp_path / "b.tif", data, crs=None)
+    _errors(runner, ["detect", str(b), str(b), "-o", str(tmp_path / "p.gpkg")], tmp_path, "has no CRS")
+
+
+def test_unknown_band_names(runner, small_batch, tmp_path):
+    _errors(runner, ["detect", str(small_batch["before"]), str(small_batch["after"]), "--bands",
+                     "blue,green,red,swir", "-o", str(tmp_path / "p.gpkg")], tmp_path, "unknown band name")
+
+
+def test_existing_output_needs_overwrite(runner, small_batch, tmp_path):
+    out = tmp_path / "p.gpkg"
+    out.write_text("keep me")
+    _errors(runner, ["detect", str(small_batch["before"]), str(small_batch["after"]), "-o", str(out)],
+            tmp_path, "--overwrite")
+    assert out.read_text() == "keep me"
+
+
+def test_temporary_layer_without_end_date_field(runner, small_batch, tmp_path):
+    patches = tmp_path / "p.gpkg"
+    runner.invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]), "-o", str(patches)])
+    out = tmp_path / "j.gpkg"
+    result = _errors(runner, ["judge", str(patches), "--temporary", str(small_batch["temporary"]),
+                              "--end-date-field", "截至时间", "-o", str(out)], tmp_path,
+                     "no end-date field '截至时间'")
+    assert "fields present: PZWH, PZSJ, end_date" in result.output
+    assert not out.exists()
+
+
+def test_unparseable_date(runner, small_batch, tmp_path):
+    _errors(runner, ["detect", str(small_batch["before"]), str(small_batch["after"]), "--after-date",
+                     "next tuesday", "-o", str(tmp_path / "p.gpkg")], tmp_path, "is not a date")
+
+
+def test_unparseable_end_dates_name_rows(runner, small_batch, tmp_path):
+    patches = tmp_path / "p.gpkg"
+    runner.invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]), "-o", str(patches)])
+    bad = gpd.read_file(small_batch["temporary"])
+    bad["end_date"] = "unknown"
+    bad.to_file(tmp_path / "temporary.gpkg")
+    _errors(runner, ["judge", str(patches), "--temporary", str(tmp_path / "temporary.gpkg"), "-o",
+                     str(tmp_path / "j.gpkg")], tmp_path, "row 1: 'unknown'")
+
+
+def test_layer_without_crs(runner, small_batch, tmp_path):
+    patches = tmp_path / "p.gpkg"
+    runner.invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]), "-o", str(patches)])
+    frame = gpd.read_file(small_batch["farmland"])
+    shp = tmp_path / "farmland.shp"
+    frame.to_file(shp)
+    shp.with_suffix(".prj").unlink()
+    _errors(runner, ["judge", str(patches), "--farmland", str(shp), "-o", str(tmp_path / "j.gpkg")],
+            tmp_path, "farmland.shp: the farmland layer has no CRS")
