@@ -38,6 +38,8 @@ __all__ = [
     "fit_normalisation",
     "apply_normalisation",
     "change_magnitude",
+    "noise_spread",
+    "smooth",
     "surface_indices",
     "built_surface",
     "detect_change",
@@ -248,24 +250,39 @@ def _refine_peak(cross: np.ndarray, coarse: np.ndarray, factor: int) -> tuple[fl
 def apply_shift(image: np.ndarray, shift: tuple[float, float], *, order: int = 1) -> np.ndarray:
     """Shift an image by ``(dy, dx)`` pixels (bilinear by default).
 
+    ``out[r, c] = image[r - dy, c - dx]``, as :func:`scipy.ndimage.shift`;
+    computed with OpenCV's ``warpAffine``.
+
     Parameters
     ----------
     image : (B, M, N) or (M, N) ndarray
     shift : tuple of float
         ``(dy, dx)`` as returned by :func:`estimate_shift`.
-    order : int
-        Spline order; 0 for masks.
+    order : {0, 1}
+        0 (nearest) for masks, 1 (bilinear) for images.
 
     Returns
     -------
-    ndarray
+    ndarray of float32 (bool for boolean input)
         Same shape; edges are filled with the nearest value.
     """
-    if shift == (0.0, 0.0):
+    import cv2
+
+    if tuple(shift) == (0.0, 0.0):
         return image.copy()
+    is_bool = image.dtype == bool
+    matrix = np.array([[1.0, 0.0, shift[1]], [0.0, 1.0, shift[0]]], np.float64)
+    flags = cv2.INTER_NEAREST if order == 0 else cv2.INTER_LINEAR
+
+    def one(band):
+        src = band.astype(np.uint8 if is_bool else np.float32)
+        out = cv2.warpAffine(src, matrix, (band.shape[1], band.shape[0]), flags=flags,
+                             borderMode=cv2.BORDER_REPLICATE)
+        return out.astype(bool) if is_bool else out
+
     if image.ndim == 2:
-        return ndimage.shift(image, shift, order=order, mode="nearest")
-    return np.stack([ndimage.shift(b, shift, order=order, mode="nearest") for b in image])
+        return one(image)
+    return np.stack([one(b) for b in image])
 
 
 # ----------------------------------------------------------------------------
@@ -390,28 +407,74 @@ def apply_normalisation(after: np.ndarray, gain: np.ndarray, offset: np.ndarray)
 # change magnitude and surfaces
 
 
-def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of each band (OpenCV, kernel radius ``ceil(3 sigma)``).
+
+    Parameters
+    ----------
+    image : (B, M, N) ndarray
+    sigma : float
+        Pixels; 0 returns a float32 copy.
+
+    Returns
+    -------
+    (B, M, N) ndarray of float32
+    """
+    import cv2
+
     if sigma <= 0:
         return image.astype(np.float32)
-    return np.stack(
-        [ndimage.gaussian_filter(b.astype(np.float32), sigma, truncate=3.0) for b in image]
-    )
+    k = 2 * int(np.ceil(3 * sigma)) + 1
+    return np.stack([
+        cv2.GaussianBlur(b.astype(np.float32), (k, k), sigma, borderType=cv2.BORDER_REFLECT)
+        for b in image
+    ])
+
+
+def noise_spread(before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Robust spread (1.4826 × MAD) of each band's difference over valid pixels.
+
+    Parameters
+    ----------
+    before, after : (B, M, N) ndarray
+    valid : (M, N) ndarray of bool
+
+    Returns
+    -------
+    (B,) ndarray of float
+        1.0 for bands without valid pixels or without spread.
+    """
+    sample = valid
+    if valid.sum() > 500_000:
+        step = int(np.sqrt(valid.sum() / 500_000)) + 1
+        sample = np.zeros_like(valid)
+        sample[::step, ::step] = valid[::step, ::step]
+    noise = np.ones(before.shape[0])
+    if sample.any():
+        for b in range(before.shape[0]):
+            diff = after[b][sample].astype(np.float32) - before[b][sample].astype(np.float32)
+            noise[b] = _robust_spread(diff)
+    noise[~(noise > 0)] = 1.0
+    return noise
 
 
 def change_magnitude(
-    before: np.ndarray, after: np.ndarray, valid: np.ndarray
+    before: np.ndarray, after: np.ndarray, valid: np.ndarray, *, noise: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Length of the change vector in robust noise units.
 
-    Each band difference is divided by its robust spread (1.4826 × MAD over
-    valid pixels), so the result is comparable across sensors and scenes:
-    unchanged pixels have magnitudes around 1.
+    Each band difference is divided by its robust spread (see
+    :func:`noise_spread`; pass ``noise`` to use spreads estimated elsewhere,
+    e.g. once for a whole image processed in windows), so the result is
+    comparable across sensors and scenes: unchanged pixels have magnitudes
+    around 1.
 
     Parameters
     ----------
     before, after : (B, M, N) ndarray
         Normalised, co-registered epochs.
     valid : (M, N) ndarray of bool
+    noise : (B,) ndarray, optional
 
     Returns
     -------
@@ -428,19 +491,14 @@ def change_magnitude(
     >>> bool(m[0, 0] > 10 * m[0, 1])
     True
     """
-    diff = after.astype(np.float32) - before.astype(np.float32)
-    noise = np.empty(diff.shape[0])
-    sample = valid
-    if valid.sum() > 500_000:
-        step = int(np.sqrt(valid.sum() / 500_000)) + 1
-        sample = np.zeros_like(valid)
-        sample[::step, ::step] = valid[::step, ::step]
-    for b in range(diff.shape[0]):
-        noise[b] = _robust_spread(diff[b][sample]) if sample.any() else 1.0
-        if noise[b] <= 0:
-            noise[b] = 1.0
-    z = diff / noise[:, None, None].astype(np.float32)
-    magnitude = np.sqrt(np.mean(z * z, axis=0)).astype(np.float32)
+    if noise is None:
+        noise = noise_spread(before, after, valid)
+    noise = np.asarray(noise, np.float64)
+    magnitude = np.zeros(before.shape[1:], np.float32)
+    for b in range(before.shape[0]):
+        z = (after[b].astype(np.float32) - before[b].astype(np.float32)) * np.float32(1.0 / noise[b])
+        magnitude += z * z
+    magnitude = np.sqrt(magnitude * np.float32(1.0 / before.shape[0]))
     magnitude[~valid] = 0
     return magnitude, noise
 
@@ -526,6 +584,9 @@ def built_surface(
 def clean_mask(mask: np.ndarray, *, open_radius: int = 1, close_radius: int = 1) -> np.ndarray:
     """Remove speckle and thin slivers, then close small gaps.
 
+    Binary opening then closing with square structuring elements (OpenCV;
+    the closing never removes a pixel).
+
     Parameters
     ----------
     mask : (M, N) ndarray of bool
@@ -536,14 +597,17 @@ def clean_mask(mask: np.ndarray, *, open_radius: int = 1, close_radius: int = 1)
     -------
     (M, N) ndarray of bool
     """
-    out = mask
+    import cv2
+
+    out = mask.astype(np.uint8)
     if open_radius > 0:
-        se = np.ones((2 * open_radius + 1,) * 2, bool)
-        out = ndimage.binary_opening(out, se)
+        se = np.ones((2 * open_radius + 1,) * 2, np.uint8)
+        out = cv2.morphologyEx(out, cv2.MORPH_OPEN, se, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     if close_radius > 0:
-        se = np.ones((2 * close_radius + 1,) * 2, bool)
-        out = ndimage.binary_closing(out, se, border_value=0) | out
-    return out
+        se = np.ones((2 * close_radius + 1,) * 2, np.uint8)
+        out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, se, borderType=cv2.BORDER_CONSTANT,
+                               borderValue=0) | out
+    return out.astype(bool)
 
 
 def _target_construction(before, after, roles, significant, params):
@@ -579,11 +643,16 @@ def grow_mask(mask: np.ndarray, allowed: np.ndarray, radius: int) -> np.ndarray:
     >>> grow_mask(m, allowed, 2).astype(int).tolist()
     [[0, 1, 1, 1, 1, 0, 0]]
     """
+    import cv2
+
     if radius <= 0:
         return mask
-    return ndimage.binary_dilation(
-        mask, np.ones((3, 3), bool), iterations=radius, mask=allowed | mask
-    ) | mask
+    out = mask.astype(np.uint8)
+    allowed = (allowed | mask).astype(np.uint8)
+    se = np.ones((3, 3), np.uint8)
+    for _ in range(radius):
+        out = cv2.dilate(out, se, borderType=cv2.BORDER_CONSTANT, borderValue=0) & allowed
+    return out.astype(bool)
 
 
 #: Change targets: name -> function(before, after, roles, significant, params)
@@ -602,6 +671,7 @@ def detect_change(
     valid: np.ndarray | None = None,
     target: str | Callable = "construction",
     params: ChangeParams = ChangeParams(),
+    noise: np.ndarray | None = None,
 ) -> ChangeResult:
     """Flag changed pixels between two normalised, co-registered epochs.
 
@@ -616,6 +686,9 @@ def detect_change(
     target : str or callable
         A key of :data:`CHANGE_TARGETS` or a callable with the same signature.
     params : ChangeParams
+    noise : (B,) ndarray, optional
+        Per-band noise spreads of the smoothed difference; estimated from
+        these arrays when not given.
 
     Returns
     -------
@@ -636,9 +709,9 @@ def detect_change(
         raise ValueError(
             f"target was {target!r} but is expected to be one of {list(CHANGE_TARGETS)} or callable"
         )
-    b = _smooth(before, params.smooth_sigma)
-    a = _smooth(after, params.smooth_sigma)
-    magnitude, noise = change_magnitude(b, a, valid)
+    b = smooth(before, params.smooth_sigma)
+    a = smooth(after, params.smooth_sigma)
+    magnitude, noise = change_magnitude(b, a, valid, noise=noise)
     significant = (magnitude > params.min_magnitude) & valid
     flags, details = rule(b, a, roles, significant, params)
     mask = clean_mask(flags, open_radius=params.open_radius, close_radius=params.close_radius)
