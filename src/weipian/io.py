@@ -19,7 +19,7 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
-from rasterio.warp import reproject, transform_bounds
+from rasterio.warp import transform_bounds
 
 from .bands import resolve_band_roles
 from .errors import (
@@ -33,6 +33,8 @@ from .errors import (
 
 __all__ = [
     "Epoch",
+    "PairSpec",
+    "PairReader",
     "read_epoch",
     "read_pair",
     "parse_date",
@@ -156,9 +158,9 @@ def _open(path) -> rasterio.DatasetReader:
         ) from None
 
 
-def _read_all(src, path) -> np.ndarray:
+def _read_window(src, indexes, window, path) -> np.ndarray:
     try:
-        return src.read(masked=False)
+        return src.read(indexes, window=window, out_dtype="float32")
     except RasterioIOError as exc:
         raise RasterError(
             f"{path}: the raster data cannot be read, the file may be truncated "
@@ -166,16 +168,10 @@ def _read_all(src, path) -> np.ndarray:
         ) from None
 
 
-def _valid_mask(src, data) -> np.ndarray:
-    valid = np.ones(data.shape[1:], bool)
-    if src.nodata is not None:
-        nod = src.nodata
-        if np.isnan(nod):
-            valid &= ~np.all(np.isnan(data), axis=0)
-        else:
-            valid &= ~np.all(data == nod, axis=0)
-    if np.issubdtype(data.dtype, np.floating):
-        valid &= np.all(np.isfinite(data), axis=0)
+def _valid_of(data: np.ndarray, nodata) -> np.ndarray:
+    valid = np.all(np.isfinite(data), axis=0)
+    if nodata is not None and not np.isnan(nodata):
+        valid &= ~np.all(data == np.float32(nodata), axis=0)
     return valid
 
 
@@ -194,82 +190,155 @@ def read_epoch(path, *, bands=None) -> tuple[rasterio.DatasetReader, dict]:
             f"{path}: the raster has no CRS; assign one with "
             "`gdal_edit.py -a_srs EPSG:4547` (or the zone it is in)"
         )
-    roles = resolve_band_roles(src.count, bands=bands, descriptions=src.descriptions, source=str(path))
+    try:
+        roles = resolve_band_roles(src.count, bands=bands, descriptions=src.descriptions,
+                                   source=str(path))
+    except Exception:
+        src.close()
+        raise
     return src, roles
 
 
-def read_pair(before_path, after_path, *, bands=None, after_bands=None) -> tuple[Epoch, Epoch]:
-    """Read two epochs onto the before grid.
+@dataclass(frozen=True)
+class PairSpec:
+    """What identifies a pair of epochs; small and picklable, for workers.
 
-    When the epochs differ in grid, resolution or CRS, the after image is
-    reprojected (bilinear) onto the before grid, as ``gdalwarp`` would.
+    Attributes
+    ----------
+    before, after : str
+    bands, after_bands : str or None
+        Band roles (see :func:`weipian.bands.resolve_band_roles`).
+    """
+
+    before: str
+    after: str
+    bands: str | None = None
+    after_bands: str | None = None
+
+
+class PairReader:
+    """Both epochs on the before grid, read window by window.
+
+    The after image is read through a :class:`rasterio.vrt.WarpedVRT`
+    (bilinear) when its CRS, grid or resolution differ from the before's, as
+    ``gdalwarp`` would. Use as a context manager.
 
     Parameters
     ----------
-    before_path, after_path : str or Path
-    bands : str, optional
-        Band roles of both epochs (``"blue,green,red,nir"``).
-    after_bands : str, optional
-        Band roles of the after epoch, when they differ from the before.
+    spec : PairSpec
 
-    Returns
-    -------
-    before, after : Epoch
-        Each with only the bands whose role both epochs have, in the order
-        blue, green, red, nir.
+    Attributes
+    ----------
+    shape : (int, int)
+    transform : affine.Affine
+    crs : rasterio.crs.CRS
+    roles : dict
+        Role to index in the arrays :meth:`read` returns (blue, green, red,
+        nir order, only roles both epochs have).
+    dates : dict
+        ``before`` / ``after`` acquisition dates from the tags (or None).
 
     Raises
     ------
     InputFileError, RasterError, CRSMissingError, BandError, NoOverlapError
     """
-    src_b, roles_b = read_epoch(before_path, bands=bands)
-    try:
-        src_a, roles_a = read_epoch(after_path, bands=after_bands or bands)
-    except Exception:
-        src_b.close()
-        raise
-    with src_b, src_a:
+
+    def __init__(self, spec: PairSpec):
+        from rasterio.vrt import WarpedVRT
+
+        self.spec = spec
+        self._src_b, roles_b = read_epoch(spec.before, bands=spec.bands)
+        try:
+            self._src_a, roles_a = read_epoch(spec.after, bands=spec.after_bands or spec.bands)
+        except Exception:
+            self._src_b.close()
+            raise
+        b, a = self._src_b, self._src_a
         common = [r for r in ("blue", "green", "red", "nir") if r in roles_b and r in roles_a]
-        roles = {r: i for i, r in enumerate(common)}
-        bounds_a = transform_bounds(src_a.crs, src_b.crs, *src_a.bounds, densify_pts=21)
-        bb = src_b.bounds
+        self.roles = {r: i for i, r in enumerate(common)}
+        self._idx_b = [roles_b[r] + 1 for r in common]
+        self._idx_a = [roles_a[r] + 1 for r in common]
+        self.shape = b.shape
+        self.transform = b.transform
+        self.crs = b.crs
+        self.dates = {"before": acquisition_date(b.tags()), "after": acquisition_date(a.tags())}
+        bounds_a = transform_bounds(a.crs, b.crs, *a.bounds, densify_pts=21)
+        bb = b.bounds
         if (bounds_a[0] >= bb.right or bounds_a[2] <= bb.left
                 or bounds_a[1] >= bb.top or bounds_a[3] <= bb.bottom):
+            self.close()
             raise NoOverlapError(
-                f"{after_path}: does not overlap {before_path}; the epochs must cover the same area"
+                f"{spec.after}: does not overlap {spec.before}; the epochs must cover the same area"
             )
-        raw_b = _read_all(src_b, before_path)
-        valid_b = _valid_mask(src_b, raw_b)
-        data_b = raw_b[[roles_b[r] for r in common]].astype(np.float32)
-        raw_a = _read_all(src_a, after_path)
-        valid_a_src = _valid_mask(src_a, raw_a)
-        data_a_src = raw_a[[roles_a[r] for r in common]].astype(np.float32)
-        same_grid = (
-            src_a.crs == src_b.crs
-            and src_a.transform.almost_equals(src_b.transform)
-            and src_a.shape == src_b.shape
-        )
-        if same_grid:
-            data_a, valid_a = data_a_src, valid_a_src
-        else:
-            data_a = np.zeros_like(data_b)
-            reproject(
-                np.where(valid_a_src, data_a_src, np.nan), data_a,
-                src_transform=src_a.transform, src_crs=src_a.crs,
-                dst_transform=src_b.transform, dst_crs=src_b.crs,
-                src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.bilinear,
-            )
-            valid_a = np.all(np.isfinite(data_a), axis=0)
-            data_a = np.nan_to_num(data_a, nan=0.0)
-        if not (valid_b & valid_a).any():
+        same_grid = a.crs == b.crs and a.transform.almost_equals(b.transform) and a.shape == b.shape
+        self._nodata_a = a.nodata
+        self._vrt = None
+        if not same_grid:
+            self._vrt = WarpedVRT(a, crs=b.crs, transform=b.transform, width=b.width,
+                                  height=b.height, resampling=Resampling.bilinear,
+                                  src_nodata=a.nodata, nodata=np.nan, dtype="float32")
+            self._nodata_a = np.nan
+
+    def read(self, window=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Read a window of both epochs.
+
+        Parameters
+        ----------
+        window : rasterio.windows.Window, optional
+            Default: the whole image.
+
+        Returns
+        -------
+        before, after : (B, M, N) ndarray of float32
+        valid : (M, N) ndarray of bool
+            Pixels with data in both epochs.
+        """
+        before = _read_window(self._src_b, self._idx_b, window, self.spec.before)
+        source = self._vrt if self._vrt is not None else self._src_a
+        after = _read_window(source, self._idx_a, window, self.spec.after)
+        valid = _valid_of(before, self._src_b.nodata) & _valid_of(after, self._nodata_a)
+        before[:, ~valid] = 0
+        after[:, ~valid] = 0
+        return before, after, valid
+
+    def close(self) -> None:
+        """Close the datasets."""
+        if getattr(self, "_vrt", None) is not None:
+            self._vrt.close()
+        self._src_a.close()
+        self._src_b.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_pair(before_path, after_path, *, bands=None, after_bands=None) -> tuple[Epoch, Epoch]:
+    """Read two whole epochs onto the before grid (see :class:`PairReader`).
+
+    Returns
+    -------
+    before, after : Epoch
+        Each with only the bands whose role both epochs have, in the order
+        blue, green, red, nir; ``valid`` is the pixels with data in both.
+
+    Raises
+    ------
+    InputFileError, RasterError, CRSMissingError, BandError, NoOverlapError
+    """
+    with PairReader(PairSpec(str(before_path), str(after_path), bands, after_bands)) as reader:
+        b, a, valid = reader.read()
+        if not valid.any():
             raise NoOverlapError(
                 f"{after_path}: has no valid pixel where {before_path} has data; "
                 "check nodata values and that the epochs cover the same area"
             )
-        before = Epoch(data_b, valid_b, roles, src_b.transform, src_b.crs,
-                       acquisition_date(src_b.tags()), str(before_path))
-        after = Epoch(data_a, valid_a, roles, src_b.transform, src_b.crs,
-                      acquisition_date(src_a.tags()), str(after_path))
+        before = Epoch(b, valid, reader.roles, reader.transform, reader.crs,
+                       reader.dates["before"], str(before_path))
+        after = Epoch(a, valid, reader.roles, reader.transform, reader.crs,
+                      reader.dates["after"], str(after_path))
     return before, after
 
 

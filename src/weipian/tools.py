@@ -20,17 +20,10 @@ import shapely
 from pyproj import CRS, Transformer
 
 from . import __version__
-from .change import (
-    ChangeParams,
-    apply_normalisation,
-    apply_shift,
-    detect_change,
-    estimate_shift,
-    fit_normalisation,
-)
+from .change import ChangeParams
 from .classify import LABELS_ZH, classify
 from .errors import DateError, InputFileError, LayerError
-from .io import atomic_path, check_output, parse_date, read_pair
+from .io import atomic_path, check_output, parse_date
 from .layers import (
     NAME_FIELDS,
     TOWNSHIP_CODE_FIELDS,
@@ -41,7 +34,6 @@ from .layers import (
     read_layer,
 )
 from .overlay import area_crs, layer_overlap
-from .patches import label_patches, patch_table, patches_to_frame
 
 __all__ = ["detect", "judge", "run", "read_patches", "write_patches", "PATCH_FIELDS", "MU_M2"]
 
@@ -95,8 +87,19 @@ def detect(
     params: ChangeParams | None = None,
     before_date=None,
     after_date=None,
+    window_size: int | None = 1024,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    work_dir=None,
+    resume: bool = False,
+    progress: bool = False,
 ) -> gpd.GeoDataFrame:
     """Find patches of new construction between two epochs.
+
+    The pair is processed in windows (``window_size`` pixels plus a halo) in
+    parallel through Dask; shift, normalisation and noise are estimated once
+    for the whole pair, so the patches are identical whatever the window size
+    and the number of workers.
 
     Parameters
     ----------
@@ -112,6 +115,19 @@ def detect(
     params : ChangeParams, optional
     before_date, after_date : str or date, optional
         Override the dates read from the image tags.
+    window_size : int or None
+        Side of the processing windows; ``None`` for one window.
+    workers : int, optional
+        Local threads or processes (default: all cores).
+    scheduler : str, optional
+        ``threads`` (default), ``processes``, ``synchronous`` or a
+        ``dask.distributed`` address (default from ``WEIPIAN_SCHEDULER``).
+    work_dir : str or Path, optional
+        Folder keeping finished windows; with ``resume`` an interrupted run
+        continues from them.
+    resume : bool
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -126,63 +142,75 @@ def detect(
     weipian.errors.WeipianError
         For unreadable, non-overlapping or ill-described inputs.
     """
+    from .engine import assemble_pieces
+    from .io import PairReader, PairSpec
+    from .model import PairModel, estimate_pair_model
+    from .parallel import WorkFolder, run_tiles
+    from .windows import tile_windows
+
     params = params or ChangeParams()
     timings = {}
+    spec = PairSpec(str(before), str(after), bands)
     t0 = time.perf_counter()
-    b, a = read_pair(before, after, bands=bands)
-    timings["read_s"] = time.perf_counter() - t0
+    work = WorkFolder(work_dir) if work_dir is not None else None
+    fingerprint = {"spec": spec.__dict__, "params": params.__dict__, "target": str(target),
+                   "min_area": min_area, "window_size": window_size, "version": __version__}
+    if work is not None:
+        work.bind(fingerprint, resume=resume)
+    with PairReader(spec) as reader:
+        shape, transform, crs, roles, tag_dates = (reader.shape, reader.transform, reader.crs,
+                                                   reader.roles, reader.dates)
+        stored = work.load("model") if (work is not None and resume) else None
+        model = PairModel.from_dict(stored) if stored else estimate_pair_model(reader, params)
+    if work is not None:
+        work.save("model", model.to_dict())
+    timings["model_s"] = time.perf_counter() - t0
     dates = {
-        "before": parse_date(before_date, source="--before-date") if before_date else b.date,
-        "after": parse_date(after_date, source="--after-date") if after_date else a.date,
+        "before": parse_date(before_date, source="--before-date") if before_date else tag_dates["before"],
+        "after": parse_date(after_date, source="--after-date") if after_date else tag_dates["after"],
     }
 
     t0 = time.perf_counter()
-    valid = b.valid & a.valid
-    shift = estimate_shift(b.data, a.data, valid=valid)
-    a_data = apply_shift(a.data, shift)
-    a_valid = apply_shift(a.valid.astype(np.float32), shift, order=0) > 0.5
-    valid = b.valid & a_valid
-    gain, offset, invariant = fit_normalisation(b.data, a_data, valid)
-    a_norm = apply_normalisation(a_data, gain, offset)
-    timings["align_s"] = time.perf_counter() - t0
+    acrs = area_crs(crs, _scene_lon(transform, shape, crs))
+    pixel_m2 = _pixel_area_m2(transform, shape, crs, acrs)
+    min_pixels = max(1, int(math.floor(min_area / pixel_m2)))
+    tiles = tile_windows(shape[0], shape[1], window_size)
+    parts = run_tiles(spec, tiles, model, target=target, params=params, min_pixels=min_pixels,
+                      workers=workers, scheduler=scheduler, work=work, progress=progress)
+    timings["tiles_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    result = detect_change(b.data, a_norm, b.roles, valid=valid, target=target, params=params)
-    timings["change_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    acrs = area_crs(b.crs, _scene_lon(b.transform, valid.shape, b.crs))
-    pixel_m2 = _pixel_area_m2(b.transform, valid.shape, b.crs, acrs)
-    labels, n = label_patches(result.mask, min_pixels=max(1, int(math.floor(min_area / pixel_m2))))
-    table = patch_table(labels, n, transform=b.transform, score=result.magnitude)
-    frame = patches_to_frame(table, b.crs)
+    table = assemble_pieces(parts, min_pixels=min_pixels)
+    frame = gpd.GeoDataFrame({"score": table["score"]}, geometry=list(table["geometry"]), crs=crs)
     _add_location_fields(frame, acrs)
     frame = frame[frame["area_m2"] >= min_area].reset_index(drop=True)
     frame.insert(0, "patch_id", [f"{i + 1:06d}" for i in range(len(frame))])
     frame["score"] = np.round(frame["score"].astype(float), 3)
     frame["before_date"] = _iso(dates["before"])
     frame["after_date"] = _iso(dates["after"])
-    frame = frame.drop(columns=["label", "pixels"])
-    timings["patches_s"] = time.perf_counter() - t0
+    timings["assemble_s"] = time.perf_counter() - t0
 
+    res_m = math.sqrt(pixel_m2)
     frame.attrs["weipian"] = {
         "inputs": {"before": str(before), "after": str(after)},
         "settings": {"bands": bands, "min_area_m2": min_area, "target": str(target),
-                     "params": params.__dict__},
-        "crs": b.crs.to_string(),
+                     "window_size": window_size, "workers": workers,
+                     "scheduler": scheduler or "threads", "params": params.__dict__},
+        "crs": crs.to_string(),
         "area_crs": acrs.to_string(),
-        "shape": list(valid.shape),
-        "band_roles": b.roles,
-        "shift_px": {"dy": round(shift[0], 3), "dx": round(shift[1], 3)},
-        "shift_m": {"dy": round(shift[0] * abs(b.transform.e), 3),
-                    "dx": round(shift[1] * abs(b.transform.a), 3)},
-        "normalisation": {"gain": [round(float(g), 5) for g in gain],
-                          "offset": [round(float(o), 3) for o in offset],
-                          "invariant_share": round(invariant, 4),
+        "shape": list(shape),
+        "band_roles": roles,
+        "shift_px": {"dy": round(model.shift[0], 3), "dx": round(model.shift[1], 3)},
+        "shift_m": {"dy": round(model.shift[0] * res_m, 3), "dx": round(model.shift[1] * res_m, 3)},
+        "normalisation": {"gain": [round(g, 5) for g in model.gain],
+                          "offset": [round(o, 3) for o in model.offset],
+                          "invariant_share": round(model.invariant_share, 4),
+                          "sampled_pixels": model.sampled_pixels,
                           "maps": "after = gain * before + offset"},
-        "noise": [round(float(s), 3) for s in result.noise],
-        "valid_pixels": int(valid.sum()),
-        "flagged_pixels": int(result.mask.sum()),
+        "noise": [round(n, 3) for n in model.noise],
+        "tiles": len(tiles),
+        "valid_pixels": int(sum(int(p["valid"][0]) for p in parts)),
+        "flagged_pixels": int(sum(int(p["flagged"][0]) for p in parts)),
         "patches": len(frame),
         "dates": {k: _iso(v) for k, v in dates.items()},
         "timings": {k: round(v, 3) for k, v in timings.items()},
