@@ -64,12 +64,12 @@ class PairModel:
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 
-def sample_tiles(height: int, width: int, *, size: int = 512, count: int = 16) -> list[Tile]:
+def sample_tiles(height: int, width: int, *, size: int = 256, count: int = 16) -> list[Tile]:
     """Up to ``count`` windows of ``size`` pixels spread evenly over the image.
 
     Examples
     --------
-    >>> len(sample_tiles(4000, 4000)), len(sample_tiles(300, 300))
+    >>> len(sample_tiles(4000, 4000)), len(sample_tiles(200, 200))
     (16, 1)
     """
     tiles = tile_windows(height, width, size, halo=HALO)
@@ -96,7 +96,8 @@ def prepare_window(before, after, valid, model: PairModel):
     return before, after, valid
 
 
-def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: int = 1024) -> PairModel:
+def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: int = 1024,
+                        workers: int | None = None) -> PairModel:
     """Estimate shift, normalisation and noise from sample windows.
 
     Parameters
@@ -106,6 +107,8 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
         Only ``smooth_sigma`` is used (the noise is that of smoothed images).
     crop : int
         Side of the central window used for the shift.
+    workers : int, optional
+        Threads reading the samples (default: all cores).
 
     Returns
     -------
@@ -116,15 +119,23 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
     NoOverlapError
         If the sample windows hold no pixel with data in both epochs.
     """
+    import dask
+
+    from .parallel import read_window
+
     height, width = reader.shape
     h, w = min(crop, height), min(crop, width)
     centre = Window((width - w) // 2, (height - h) // 2, w, h)
-    b, a, v = reader.read(centre)
+    tiles = sample_tiles(height, width)
+    # All reads at once, on threads (GDAL releases the GIL while decoding).
+    reads = dask.compute(*[dask.delayed(read_window)(reader.spec, win)
+                           for win in [centre] + [t.read for t in tiles]],
+                         scheduler="threads", num_workers=workers)
+    b, a, v = reads[0]
     shift = estimate_shift(b, a, valid=v) if v.any() else (0.0, 0.0)
 
     samples = []
-    for tile in sample_tiles(height, width):
-        b, a, v = reader.read(tile.read)
+    for tile, (b, a, v) in zip(tiles, reads[1:]):
         if tuple(shift) != (0.0, 0.0):
             a = apply_shift(a, shift)
             v = v & apply_shift(v, shift, order=0)

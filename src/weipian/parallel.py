@@ -23,6 +23,7 @@ from .io import PairReader, PairSpec, atomic_path
 __all__ = ["run_tiles", "resolve_scheduler", "WorkFolder"]
 
 _local = threading.local()
+_MAX_OPEN_PAIRS = 4
 
 
 def _reader_for(spec: PairSpec) -> PairReader:
@@ -31,8 +32,15 @@ def _reader_for(spec: PairSpec) -> PairReader:
     if cache is None:
         cache = _local.readers = {}
     if spec not in cache:
+        while len(cache) >= _MAX_OPEN_PAIRS:  # batches of many pairs: close the oldest
+            cache.pop(next(iter(cache))).close()
         cache[spec] = PairReader(spec)
     return cache[spec]
+
+
+def read_window(spec: PairSpec, window):
+    """Read a window of a pair with this thread's reader (see :class:`PairReader`)."""
+    return _reader_for(spec).read(window)
 
 
 def _tile_task(spec, tile, model, target, params, min_pixels, work_dir):

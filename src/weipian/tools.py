@@ -155,13 +155,14 @@ def detect(
     work = WorkFolder(work_dir) if work_dir is not None else None
     fingerprint = {"spec": spec.__dict__, "params": params.__dict__, "target": str(target),
                    "min_area": min_area, "window_size": window_size, "version": __version__}
-    if work is not None:
-        work.bind(fingerprint, resume=resume)
     with PairReader(spec) as reader:
         shape, transform, crs, roles, tag_dates = (reader.shape, reader.transform, reader.crs,
                                                    reader.roles, reader.dates)
+        if work is not None:  # only once the inputs have opened: bad input leaves nothing
+            work.bind(fingerprint, resume=resume)
         stored = work.load("model") if (work is not None and resume) else None
-        model = PairModel.from_dict(stored) if stored else estimate_pair_model(reader, params)
+        model = (PairModel.from_dict(stored) if stored
+                 else estimate_pair_model(reader, params, workers=workers))
     if work is not None:
         work.save("model", model.to_dict())
     timings["model_s"] = time.perf_counter() - t0
@@ -454,6 +455,11 @@ def run(
     batch: str | None = None,
     params: ChangeParams | None = None,
     overwrite: bool = False,
+    window_size: int | None = 1024,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = False,
 ) -> gpd.GeoDataFrame:
     """Detect, judge and write a batch.
 
@@ -473,19 +479,29 @@ def run(
         As for :func:`detect` and :func:`judge`.
     overwrite : bool
         Replace existing outputs.
+    window_size, workers, scheduler, progress
+        As for :func:`detect`.
+    resume : bool
+        Continue an interrupted run from the windows it finished (kept in
+        ``OUTDIR/.weipian-work`` until the run completes).
 
     Returns
     -------
     GeoDataFrame
         The judged patches.
     """
+    from .parallel import WorkFolder
+
     output = Path(output)
     targets = [output / "patches.gpkg", output / "patches.csv", output / "run.json"]
     for t in targets:
-        check_output(t, overwrite=overwrite)
+        check_output(t, overwrite=overwrite or resume)
+    work = output / ".weipian-work"
     t0 = time.perf_counter()
     found = detect(before, after, bands=bands, min_area=min_area, target=target, params=params,
-                   before_date=before_date, after_date=after_date)
+                   before_date=before_date, after_date=after_date, window_size=window_size,
+                   workers=workers, scheduler=scheduler, work_dir=work, resume=resume,
+                   progress=progress)
     t1 = time.perf_counter()
     judged = judge(found, layers=layers, overrides=overrides, after_date=after_date,
                    min_share=min_share, end_date_field=end_date_field, batch=batch)
@@ -501,6 +517,7 @@ def run(
     with atomic_path(targets[2]) as tmp:
         tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=_json_default),
                        encoding="utf-8")
+    WorkFolder(work).clear()
     return judged
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from .options import after_date_opt, bands_opt, before_date_opt, min_area_opt, overwrite_opt, target_opt
+from .options import (
+    after_date_opt,
+    bands_opt,
+    before_date_opt,
+    min_area_opt,
+    overwrite_opt,
+    parallel_opts,
+    show_progress,
+    target_opt,
+)
 
 
 @click.command("detect")
@@ -16,16 +25,26 @@ from .options import after_date_opt, bands_opt, before_date_opt, min_area_opt, o
 @target_opt
 @before_date_opt
 @after_date_opt
+@parallel_opts
 @overwrite_opt
-def detect_cmd(before, after, output, bands, min_area, target, before_date, after_date, overwrite):
+@click.pass_context
+def detect_cmd(ctx, before, after, output, bands, min_area, target, before_date, after_date,
+               window_size, workers, scheduler, resume, overwrite):
     """Find patches of new construction between BEFORE and AFTER."""
+    from pathlib import Path
+
     from ..io import check_output
+    from ..parallel import WorkFolder
     from ..tools import detect, write_patches
 
-    check_output(output, overwrite=overwrite)
+    check_output(output, overwrite=overwrite or resume)
+    work = Path(output).with_name(Path(output).name + ".work")
     frame = detect(before, after, bands=bands, min_area=min_area, target=target,
-                   before_date=before_date, after_date=after_date)
-    write_patches(frame, output, overwrite=overwrite)
+                   before_date=before_date, after_date=after_date, window_size=window_size,
+                   workers=workers, scheduler=scheduler, work_dir=work, resume=resume,
+                   progress=show_progress(ctx))
+    write_patches(frame, output, overwrite=True)
+    WorkFolder(work).clear()
     info = frame.attrs["weipian"]
     click.echo(f"{len(frame)} patches written to {output} "
                f"(shift dy={info['shift_px']['dy']} dx={info['shift_px']['dx']} px)")

@@ -73,3 +73,34 @@ def layer_override_opts(func):
 def overrides_from(kwargs) -> dict:
     """Collect ``layer_<name>`` keyword arguments into an overrides dict."""
     return {name: kwargs.pop(f"layer_{name}") for name in LAYER_NAMES if f"layer_{name}" in kwargs}
+
+window_size_opt = click.option(
+    "--window-size", type=click.IntRange(min=64), default=1024, show_default=True,
+    help="Side of the processing windows in pixels (results do not depend on it).",
+)
+workers_opt = click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Local threads or processes [default: all cores].",
+)
+scheduler_opt = click.option(
+    "--scheduler", default=None, envvar="WEIPIAN_SCHEDULER",
+    help="threads (default), processes, synchronous, or a dask.distributed address "
+    "such as tcp://host:8786 (also from WEIPIAN_SCHEDULER).",
+)
+resume_opt = click.option(
+    "--resume", is_flag=True, help="Continue an interrupted run from its finished windows.",
+)
+
+
+def parallel_opts(func):
+    """Add ``--window-size``, ``--workers``, ``--scheduler`` and ``--resume``."""
+    for opt in (resume_opt, scheduler_opt, workers_opt, window_size_opt):
+        func = opt(func)
+    return func
+
+
+def show_progress(ctx) -> bool:
+    """Progress bars on an interactive terminal unless ``-q``."""
+    import sys
+
+    return bool(not (ctx.obj or {}).get("quiet") and sys.stderr.isatty())

@@ -16,6 +16,8 @@ from .options import (
     min_share_opt,
     overrides_from,
     overwrite_opt,
+    parallel_opts,
+    show_progress,
     target_opt,
 )
 
@@ -34,16 +36,20 @@ from .options import (
 @min_share_opt
 @end_date_field_opt
 @batch_opt
+@parallel_opts
 @overwrite_opt
-def run_cmd(before, after, layers_dir, output, bands, min_area, target, before_date, after_date,
-            min_share, end_date_field, batch, overwrite, **kwargs):
+@click.pass_context
+def run_cmd(ctx, before, after, layers_dir, output, bands, min_area, target, before_date,
+            after_date, min_share, end_date_field, batch, window_size, workers, scheduler, resume,
+            overwrite, **kwargs):
     """Detect and judge in one go; write OUTDIR/patches.gpkg, patches.csv and run.json."""
     from ..tools import run
 
     frame = run(before, after, layers=layers_dir, output=output, overrides=overrides_from(kwargs),
                 bands=bands, min_area=min_area, target=target, before_date=before_date,
                 after_date=after_date, min_share=min_share, end_date_field=end_date_field,
-                batch=batch, overwrite=overwrite)
+                batch=batch, overwrite=overwrite, window_size=window_size, workers=workers,
+                scheduler=scheduler, resume=resume, progress=show_progress(ctx))
     counts = frame["label"].value_counts().to_dict()
     click.echo(f"{len(frame)} patches written to {output}: "
                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
