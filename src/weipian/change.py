@@ -257,6 +257,24 @@ def _source_index(n: int, offset: float, order: int):
     return np.clip(i + base, 0, n - 1), np.clip(i + base + 1, 0, n - 1), frac
 
 
+def _shift_axis(data: np.ndarray, offset: float, axis: int) -> np.ndarray:
+    """Linear interpolation ``out[i] = data[i + offset]`` along one axis, edges replicated."""
+    base = int(np.floor(offset))
+    frac = np.float32(offset - base)
+    n = data.shape[axis]
+    pad = abs(base) + 1
+    widths = [(0, 0)] * data.ndim
+    widths[axis] = (pad, pad)
+    padded = np.pad(data, widths, mode="edge")
+    index = [slice(None)] * data.ndim
+    index[axis] = slice(pad + base, pad + base + n)
+    out = padded[tuple(index)] * (np.float32(1) - frac)
+    if frac:
+        index[axis] = slice(pad + base + 1, pad + base + 1 + n)
+        out += padded[tuple(index)] * frac
+    return out
+
+
 def apply_shift(image: np.ndarray, shift: tuple[float, float], *, order: int = 1) -> np.ndarray:
     """Shift an image by ``(dy, dx)`` pixels (bilinear by default).
 
@@ -287,15 +305,14 @@ def apply_shift(image: np.ndarray, shift: tuple[float, float], *, order: int = 1
         return image.copy()
     squeeze = image.ndim == 2
     data = image[None] if squeeze else image
-    rows, cols = data.shape[1:]
-    r0, r1, fy = _source_index(rows, -float(shift[0]), order)
-    c0, c1, fx = _source_index(cols, -float(shift[1]), order)
     if order == 0:
+        rows, cols = data.shape[1:]
+        r0, _, _ = _source_index(rows, -float(shift[0]), 0)
+        c0, _, _ = _source_index(cols, -float(shift[1]), 0)
         out = data[:, r0][:, :, c0]
     else:
-        data = data.astype(np.float32, copy=False)
-        along_rows = data[:, r0] * (np.float32(1) - fy) + data[:, r1] * fy
-        out = along_rows[:, :, c0] * (np.float32(1) - fx) + along_rows[:, :, c1] * fx
+        out = _shift_axis(data.astype(np.float32, copy=False), -float(shift[0]), axis=1)
+        out = _shift_axis(out, -float(shift[1]), axis=2)
     return out[0] if squeeze else out
 
 
@@ -412,9 +429,10 @@ def apply_normalisation(after: np.ndarray, gain: np.ndarray, offset: np.ndarray)
     (B, M, N) ndarray of float32
         ``(after - offset) / gain``.
     """
-    g = np.asarray(gain, np.float32)[:, None, None]
-    o = np.asarray(offset, np.float32)[:, None, None]
-    return ((after.astype(np.float32) - o) / g).astype(np.float32)
+    out = after.astype(np.float32)  # a copy: the input is not changed
+    out -= np.asarray(offset, np.float32)[:, None, None]
+    out *= (1.0 / np.asarray(gain, np.float64)).astype(np.float32)[:, None, None]
+    return out
 
 
 # ----------------------------------------------------------------------------
@@ -440,7 +458,8 @@ def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
         return image.astype(np.float32)
     k = 2 * int(np.ceil(3 * sigma)) + 1
     return np.stack([
-        cv2.GaussianBlur(b.astype(np.float32), (k, k), sigma, borderType=cv2.BORDER_REFLECT)
+        cv2.GaussianBlur(b.astype(np.float32, copy=False), (k, k), sigma,
+                         borderType=cv2.BORDER_REFLECT)
         for b in image
     ])
 
@@ -510,7 +529,8 @@ def change_magnitude(
     noise = np.asarray(noise, np.float64)
     magnitude = np.zeros(before.shape[1:], np.float32)
     for b in range(before.shape[0]):
-        z = (after[b].astype(np.float32) - before[b].astype(np.float32)) * np.float32(1.0 / noise[b])
+        z = after[b] - before[b]
+        z *= np.float32(1.0 / noise[b])
         magnitude += z * z
     magnitude = np.sqrt(magnitude * np.float32(1.0 / before.shape[0]))
     magnitude[~valid] = 0
@@ -518,9 +538,11 @@ def change_magnitude(
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = (a - b) / (a + b)
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    """``(a - b) / (a + b)``, 0 where the sum is 0."""
+    total = a + b
+    out = np.zeros_like(total)
+    np.divide(a - b, total, out=out, where=total != 0)
+    return out
 
 
 def surface_indices(image: np.ndarray, roles: Mapping[str, int]) -> dict[str, np.ndarray]:
@@ -539,16 +561,16 @@ def surface_indices(image: np.ndarray, roles: Mapping[str, int]) -> dict[str, np
         ``slope`` (nir-blue, or red-blue without nir), ``redness``
         (red-green), ``blueness`` (blue-red).
     """
-    blue = image[roles["blue"]].astype(np.float32)
-    green = image[roles["green"]].astype(np.float32)
-    red = image[roles["red"]].astype(np.float32)
+    blue = image[roles["blue"]].astype(np.float32, copy=False)
+    green = image[roles["green"]].astype(np.float32, copy=False)
+    red = image[roles["red"]].astype(np.float32, copy=False)
     out = {
         "ngrdi": _ratio(green, red),
         "redness": _ratio(red, green),
         "blueness": _ratio(blue, red),
     }
     if "nir" in roles:
-        nir = image[roles["nir"]].astype(np.float32)
+        nir = image[roles["nir"]].astype(np.float32, copy=False)
         out["ndvi"] = _ratio(nir, red)
         out["ndwi"] = _ratio(green, nir)
         out["slope"] = _ratio(nir, blue)

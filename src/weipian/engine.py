@@ -10,6 +10,8 @@ patches — geometry, order and ids — do not depend on the tile size.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import shapely
 from rasterio import features
@@ -21,6 +23,11 @@ from scipy.sparse.csgraph import connected_components
 from .change import ChangeParams, detect_change
 from .model import PairModel, prepare_window
 from .windows import Tile
+
+# rasterio builds a transform-less dataset for the mask inside shapes() and
+# warns about it; the polygons carry the transform we pass.
+warnings.filterwarnings("ignore", message="Dataset has no geotransform",
+                        module=r"rasterio\.features")
 
 __all__ = ["process_tile", "tile_pieces", "assemble_pieces", "empty_pieces"]
 
