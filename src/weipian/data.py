@@ -31,7 +31,8 @@ from rasterio import features
 from scipy import ndimage
 from shapely.geometry import box
 
-__all__ = ["Scene", "SPECTRA", "ROOF_TYPES", "generate_scene", "write_scene", "sample_paths"]
+__all__ = ["Scene", "SPECTRA", "ROOF_TYPES", "generate_scene", "write_scene", "write_large_pair",
+           "sample_paths"]
 
 #: Reflectance (blue, green, red, nir) of each surface, from typical library spectra.
 SPECTRA = {
@@ -572,6 +573,53 @@ def write_scene(scene: Scene, directory: str | Path) -> dict[str, Path]:
             "nuisances": {k: int(v) for k, v in scene.nuisances.items()},
             "structures": int(len(scene.truth))}
     (directory / "truth.json").write_text(json.dumps(meta, indent=2))
+    return paths
+
+
+def write_large_pair(scene: Scene, directory: str | Path, side: int, *, block: int = 512) -> dict:
+    """Write a pair of ``side`` × ``side`` pixels tiled from a generated scene.
+
+    Blocks of ``block`` pixels are copied from the scene in a repeating,
+    shuffled pattern, so files of any size can be written with memory bounded
+    by one block; 4-band uint16, DEFLATE, ``block``-pixel tiles.
+
+    Parameters
+    ----------
+    scene : Scene
+        Source of the pixels (its sides should be multiples of ``block``).
+    directory : str or Path
+    side : int
+    block : int
+
+    Returns
+    -------
+    dict
+        ``before`` and ``after`` paths.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    nb = scene.before.shape[1] // block, scene.before.shape[2] // block
+    paths = {}
+    for name, array, date in (("before", scene.before, scene.before_date),
+                              ("after", scene.after, scene.after_date)):
+        path = directory / f"{name}_{side}.tif"
+        profile = dict(driver="GTiff", width=side, height=side, count=4, dtype="uint16",
+                       crs=scene.crs, transform=scene.transform, tiled=True, blockxsize=block,
+                       blockysize=block, compress="deflate", nodata=0, BIGTIFF="IF_SAFER")
+        with rasterio.open(path, "w", **profile) as dst:
+            for r in range(0, side, block):
+                for c in range(0, side, block):
+                    i, j = r // block, c // block
+                    si, sj = (i * 7 + j * 3) % nb[0], (j * 5 + i) % nb[1]
+                    h, w = min(block, side - r), min(block, side - c)
+                    tile = array[:, si * block: si * block + h, sj * block: sj * block + w]
+                    dst.write(tile, window=Window(c, r, w, h))
+            dst.descriptions = ("blue", "green", "red", "nir")
+            dst.update_tags(ACQUISITION_DATE=date.isoformat())
+        paths[name] = path
     return paths
 
 

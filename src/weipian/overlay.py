@@ -84,13 +84,23 @@ def layer_overlap(patches, features) -> Overlap:
     first[1:] = pi[order][1:] != pi[order][:-1]
     best[pi[order][first]] = fi[order][first]
     best_area[pi[order][first]] = piece_area[order][first]
-    # Union area: a plain sum where a patch meets one feature, a union otherwise.
+    # Union area: the plain sum, unless pieces of one patch overlap each other
+    # (overlapping features); those few patches get a true union.
     area = np.bincount(pi, weights=piece_area, minlength=n)
-    multi = np.flatnonzero(count > 1)
-    if multi.size:
-        by_patch = np.split(pieces[np.argsort(pi, kind="stable")], np.cumsum(count)[:-1])
-        for p in multi:
-            area[p] = shapely.area(shapely.union_all(by_patch[p]))
+    by_patch = np.argsort(pi, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(count)[:-1]])
+    overlapping = np.zeros(n, bool)
+    for a in range(int(count.max()) - 1):
+        for b in range(a + 1, int(count.max())):
+            rows = np.flatnonzero(count > b)
+            if rows.size == 0:
+                break
+            shared = shapely.area(shapely.intersection(
+                pieces[by_patch[starts[rows] + a]], pieces[by_patch[starts[rows] + b]]))
+            overlapping[rows[shared > 0]] = True
+    for p in np.flatnonzero(overlapping):
+        members = pieces[by_patch[starts[p]: starts[p] + count[p]]]
+        area[p] = shapely.area(shapely.union_all(members))
     return Overlap(area, best, best_area, count)
 
 
