@@ -24,7 +24,7 @@ The steps, each usable on its own:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -44,6 +44,7 @@ __all__ = [
     "built_surface",
     "detect_change",
     "clean_mask",
+    "scene_brightness",
     "grow_mask",
     "cva_otsu",
 ]
@@ -78,6 +79,11 @@ class ChangeParams:
         background); flagged patches are grown back by ``smooth_sigma``
         pixels into neighbours whose change magnitude exceeds this and that
         were not built before.
+    water_max_brightness : float or None
+        Water is darker than this band-mean (image units); white roofs can
+        have a water-like NDWI but are far brighter. :func:`detect_change`
+        sets it to the median band-mean of the before epoch's valid pixels
+        when it is None (the windowed pipeline uses the whole-pair median).
     """
 
     smooth_sigma: float = 1.0
@@ -91,6 +97,7 @@ class ChangeParams:
     open_radius: int = 1
     close_radius: int = 1
     grow_magnitude: float = 2.0
+    water_max_brightness: float | None = None
 
 
 @dataclass
@@ -457,11 +464,11 @@ def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return image.astype(np.float32)
     k = 2 * int(np.ceil(3 * sigma)) + 1
-    return np.stack([
-        cv2.GaussianBlur(b.astype(np.float32, copy=False), (k, k), sigma,
+    out = np.empty(image.shape, np.float32)
+    for i, band in enumerate(image):
+        cv2.GaussianBlur(band.astype(np.float32, copy=False), (k, k), sigma, dst=out[i],
                          borderType=cv2.BORDER_REFLECT)
-        for b in image
-    ])
+    return out
 
 
 def noise_spread(before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -600,21 +607,47 @@ def built_surface(
     -------
     (M, N) ndarray of bool
     """
-    ix = surface_indices(image, roles)
-    tile = ix["redness"] > params.tile_redness
-    if "ndvi" in ix:
-        vegetation = ix["ndvi"] > params.max_ndvi
+    # (a - b) / (a + b) > t  is written  a - b > t (a + b)  with a + b > 0:
+    # no division, no temporaries for the ratios themselves.
+    def above(a, b, t):
+        total = a + b
+        return (a - b > np.float32(t) * total) & (total > 0)
+
+    blue = image[roles["blue"]]
+    green = image[roles["green"]]
+    red = image[roles["red"]]
+    tile = above(red, green, params.tile_redness)
+    if "nir" in roles:
+        nir = image[roles["nir"]]
+        vegetation = above(nir, red, params.max_ndvi)
         # Water reflects least in the nir; blue colour-steel also has a
         # positive NDWI but more nir than red.
-        water = (ix["ndwi"] > params.min_ndwi) & (ix["ndvi"] < 0)
-        soil = ix["slope"] > params.soil_slope
+        water = above(green, nir, params.min_ndwi) & (nir < red)
+        if params.water_max_brightness is not None:
+            water &= (blue + green + red + nir) < np.float32(4 * params.water_max_brightness)
+        soil = above(nir, blue, params.soil_slope)
     else:
-        green = image[roles["green"]]
-        blue = image[roles["blue"]]
-        vegetation = (ix["ngrdi"] > params.rgb_min_ngrdi) & (green > blue)
+        vegetation = above(green, red, params.rgb_min_ngrdi) & (green > blue)
         water = np.zeros(vegetation.shape, bool)
-        soil = ix["slope"] > params.soil_slope_rgb
+        soil = above(red, blue, params.soil_slope_rgb)
     return ~vegetation & ~water & (~soil | tile)
+
+
+def scene_brightness(image: np.ndarray, valid: np.ndarray) -> float:
+    """Median band-mean of the valid pixels (subsampled to about 10^6 pixels).
+
+    Parameters
+    ----------
+    image : (B, M, N) ndarray
+    valid : (M, N) ndarray of bool
+
+    Returns
+    -------
+    float
+    """
+    step = max(1, int(np.sqrt(valid.size / 1e6)))
+    sample = image[:, ::step, ::step].mean(axis=0)[valid[::step, ::step]]
+    return float(np.median(sample)) if sample.size else float(image.mean())
 
 
 def clean_mask(mask: np.ndarray, *, open_radius: int = 1, close_radius: int = 1) -> np.ndarray:
@@ -745,6 +778,8 @@ def detect_change(
         raise ValueError(
             f"target was {target!r} but is expected to be one of {list(CHANGE_TARGETS)} or callable"
         )
+    if params.water_max_brightness is None and valid.any():
+        params = replace(params, water_max_brightness=scene_brightness(before, valid))
     b = smooth(before, params.smooth_sigma)
     a = smooth(after, params.smooth_sigma)
     magnitude, noise = change_magnitude(b, a, valid, noise=noise)

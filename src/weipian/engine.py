@@ -11,6 +11,7 @@ patches — geometry, order and ids — do not depend on the tile size.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import shapely
@@ -122,6 +123,7 @@ def process_tile(reader, tile: Tile, model: PairModel, *, target="construction",
     """
     before, after, valid = reader.read(tile.read)
     before, after, valid = prepare_window(before, after, valid, model)
+    params = replace(params, water_max_brightness=model.brightness)
     result = detect_change(before, after, reader.roles, valid=valid, target=target, params=params,
                            noise=np.asarray(model.noise))
     r, c = tile.inner

@@ -168,8 +168,9 @@ def _read_window(src, indexes, window, path) -> np.ndarray:
         ) from None
 
 
-def _valid_of(data: np.ndarray, nodata) -> np.ndarray:
-    valid = np.all(np.isfinite(data), axis=0)
+def _valid_of(data: np.ndarray, nodata, *, floating: bool = True) -> np.ndarray:
+    """Pixels with data: not nodata in every band, and finite (float sources)."""
+    valid = np.all(np.isfinite(data), axis=0) if floating else np.ones(data.shape[1:], bool)
     if nodata is not None and not np.isnan(nodata):
         valid &= ~np.all(data == np.float32(nodata), axis=0)
     return valid
@@ -271,6 +272,8 @@ class PairReader:
                 f"{spec.after}: does not overlap {spec.before}; the epochs must cover the same area"
             )
         same_grid = a.crs == b.crs and a.transform.almost_equals(b.transform) and a.shape == b.shape
+        self._float_b = np.issubdtype(np.dtype(b.dtypes[0]), np.floating)
+        self._float_a = np.issubdtype(np.dtype(a.dtypes[0]), np.floating) or not same_grid
         self._nodata_a = a.nodata
         self._vrt = None
         if not same_grid:
@@ -296,7 +299,8 @@ class PairReader:
         before = _read_window(self._src_b, self._idx_b, window, self.spec.before)
         source = self._vrt if self._vrt is not None else self._src_a
         after = _read_window(source, self._idx_a, window, self.spec.after)
-        valid = _valid_of(before, self._src_b.nodata) & _valid_of(after, self._nodata_a)
+        valid = (_valid_of(before, self._src_b.nodata, floating=self._float_b)
+                 & _valid_of(after, self._nodata_a, floating=self._float_a))
         before[:, ~valid] = 0
         after[:, ~valid] = 0
         return before, after, valid

@@ -21,6 +21,7 @@ from .change import (
     estimate_shift,
     fit_normalisation,
     noise_spread,
+    scene_brightness,
     smooth,
 )
 from .errors import NoOverlapError
@@ -45,6 +46,9 @@ class PairModel:
     invariant_share : float
         Share of sampled pixels used for the normalisation.
     sampled_pixels : int
+    brightness : float
+        Median band-mean of the before epoch's sampled pixels (the scene's
+        typical land brightness; water is darker).
     """
 
     shift: tuple
@@ -53,6 +57,7 @@ class PairModel:
     noise: tuple
     invariant_share: float
     sampled_pixels: int
+    brightness: float
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict."""
@@ -151,6 +156,7 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
             "check nodata values and that the epochs cover the same area"
         )
     gain, offset, share = fit_normalisation(B, A, V)
+    brightness = scene_brightness(B, V)
 
     diffs_b, diffs_a, diffs_v = [], [], []
     for b, a, v, (r, c) in samples:
@@ -165,5 +171,5 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
         shift=(round(float(shift[0]), 4), round(float(shift[1]), 4)),
         gain=tuple(float(g) for g in gain), offset=tuple(float(o) for o in offset),
         noise=tuple(float(n) for n in noise), invariant_share=float(share),
-        sampled_pixels=int(V.sum()),
+        sampled_pixels=int(V.sum()), brightness=brightness,
     )
