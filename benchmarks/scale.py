@@ -38,9 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def child(code: str) -> dict:
     """Run ``code`` in a fresh interpreter; it prints one JSON line; add its peak RSS."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent.
     wrapper = textwrap.dedent(code) + textwrap.dedent("""
-        import resource as _r, json as _j
-        RESULT["peak_rss_mb"] = _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024
+        import json as _j
+        _hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+        RESULT["peak_rss_mb"] = int(_hwm.split()[1]) / 1024
         print("RESULT " + _j.dumps(RESULT))
     """)
     out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True)

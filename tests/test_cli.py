@@ -150,3 +150,33 @@ def test_layer_without_crs(runner, small_batch, tmp_path):
     shp.with_suffix(".prj").unlink()
     _errors(runner, ["judge", str(patches), "--farmland", str(shp), "-o", str(tmp_path / "j.gpkg")],
             tmp_path, "farmland.shp: the farmland layer has no CRS")
+
+
+def test_batch_manifest(runner, small_batch, tmp_path):
+    manifest = tmp_path / "pairs.csv"
+    b, a = small_batch["before"], small_batch["after"]
+    layers = small_batch["farmland"].parent
+    manifest.write_text(
+        "before,after,layers,output,after_date\n"
+        f"{b},{a},{layers},out1,2024-06-20\n"
+        f"{b},missing.tif,{layers},out2,\n", encoding="utf-8")
+    result = runner.invoke(main, ["batch", str(manifest), "--workers", "2"])
+    assert result.exit_code == 2
+    assert "1 of 2 pairs failed" in result.output
+    assert (tmp_path / "out1" / "patches.gpkg").exists() and not (tmp_path / "out2").exists()
+    summary = pd.read_csv(tmp_path / "batch_summary.csv", encoding="utf-8-sig")
+    assert list(summary.status) == ["ok", "failed"]
+    assert "missing.tif: file not found" in summary.error[1]
+
+
+def test_parallel_options_give_the_same_patches(runner, small_batch, tmp_path):
+    outs = []
+    for k, args in enumerate((["--window-size", "128", "--workers", "1"],
+                              ["--window-size", "4096", "--scheduler", "processes"])):
+        out = tmp_path / f"p{k}.gpkg"
+        result = runner.invoke(main, ["-q", "detect", str(small_batch["before"]), str(small_batch["after"]),
+                                      "-o", str(out), *args])
+        assert result.exit_code == 0, result.output
+        outs.append(gpd.read_file(out))
+        assert not out.with_name(out.name + ".work").exists()
+    assert outs[0].drop(columns="geometry").equals(outs[1].drop(columns="geometry"))

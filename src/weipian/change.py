@@ -269,20 +269,62 @@ def _shift_axis(data: np.ndarray, offset: float, axis: int) -> np.ndarray:
     base = int(np.floor(offset))
     frac = np.float32(offset - base)
     n = data.shape[axis]
-    pad = abs(base) + 1
-    widths = [(0, 0)] * data.ndim
-    widths[axis] = (pad, pad)
-    padded = np.pad(data, widths, mode="edge")
-    index = [slice(None)] * data.ndim
-    index[axis] = slice(pad + base, pad + base + n)
-    out = padded[tuple(index)] * (np.float32(1) - frac)
-    if frac:
-        index[axis] = slice(pad + base + 1, pad + base + 1 + n)
-        out += padded[tuple(index)] * frac
+
+    def along(sl):
+        index = [slice(None)] * data.ndim
+        index[axis] = sl
+        return tuple(index)
+
+    out = np.empty(data.shape, np.float32)
+    lo, hi = max(0, -base), min(n, n - base - 1)
+    if lo < hi:  # interior: both neighbours inside, plain slices
+        np.multiply(data[along(slice(lo + base, hi + base))], np.float32(1) - frac,
+                    out=out[along(slice(lo, hi))])
+        if frac:
+            out[along(slice(lo, hi))] += data[along(slice(lo + base + 1, hi + base + 1))] * frac
+    else:
+        lo = hi = 0
+    edges = np.r_[0:lo, hi:n]
+    if edges.size:
+        i0 = np.clip(edges + base, 0, n - 1)
+        i1 = np.clip(edges + base + 1, 0, n - 1)
+        out[along(edges)] = (np.take(data, i0, axis=axis) * (np.float32(1) - frac)
+                             + np.take(data, i1, axis=axis) * frac)
     return out
 
 
-def apply_shift(image: np.ndarray, shift: tuple[float, float], *, order: int = 1) -> np.ndarray:
+def _shift_band(band: np.ndarray, oy: float, ox: float, border=None) -> np.ndarray:
+    """``out[r, c] = band[r + oy, c + ox]``, bilinear, edges replicated.
+
+    The fractional part is a 2 × 2 correlation (OpenCV ``filter2D``, exact
+    float weights, the same arithmetic for every pixel); the whole-pixel part
+    is a slice. ``border=None`` replicates the edges; a number fills with it.
+    """
+    import cv2
+
+    mode = cv2.BORDER_REPLICATE if border is None else cv2.BORDER_CONSTANT
+    value = 0 if border is None else float(border)
+
+    by, bx = int(np.floor(oy)), int(np.floor(ox))
+    fy, fx = oy - by, ox - bx
+    src = band.astype(np.float32, copy=False)
+    if fy or fx:
+        kernel = np.outer([1 - fy, fy], [1 - fx, fx]).astype(np.float32)
+        if border is not None:  # filter2D has no constant border: pad by hand
+            src = cv2.copyMakeBorder(src, 0, 1, 0, 1, mode, value=value)
+            src = cv2.filter2D(src, -1, kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[:-1, :-1]
+        else:
+            src = cv2.filter2D(src, -1, kernel, anchor=(0, 0), borderType=mode)
+    if by == 0 and bx == 0:
+        return src
+    py, px = abs(by), abs(bx)
+    padded = cv2.copyMakeBorder(src, py, py, px, px, mode, value=value)
+    rows, cols = band.shape
+    return padded[py + by: py + by + rows, px + bx: px + bx + cols]
+
+
+def apply_shift(image: np.ndarray, shift: tuple[float, float], *, order: int = 1,
+                border: float | None = None) -> np.ndarray:
     """Shift an image by ``(dy, dx)`` pixels (bilinear by default).
 
     ``out[r, c] = image[r - dy, c - dx]``, as :func:`scipy.ndimage.shift`
@@ -297,11 +339,14 @@ def apply_shift(image: np.ndarray, shift: tuple[float, float], *, order: int = 1
         ``(dy, dx)`` as returned by :func:`estimate_shift`.
     order : {0, 1}
         0 (nearest) for masks, 1 (bilinear) for images.
+    border : float, optional
+        Value of pixels beyond the edges (bilinear only); by default the
+        nearest edge value.
 
     Returns
     -------
     ndarray of float32 (bool for boolean input)
-        Same shape; edges are filled with the nearest value.
+        Same shape.
 
     Examples
     --------
@@ -318,8 +363,7 @@ def apply_shift(image: np.ndarray, shift: tuple[float, float], *, order: int = 1
         c0, _, _ = _source_index(cols, -float(shift[1]), 0)
         out = data[:, r0][:, :, c0]
     else:
-        out = _shift_axis(data.astype(np.float32, copy=False), -float(shift[0]), axis=1)
-        out = _shift_axis(out, -float(shift[1]), axis=2)
+        out = np.stack([_shift_band(b, -float(shift[0]), -float(shift[1]), border) for b in data])
     return out[0] if squeeze else out
 
 

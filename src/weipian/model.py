@@ -27,7 +27,7 @@ from .change import (
 from .errors import NoOverlapError
 from .windows import HALO, Tile, tile_windows
 
-__all__ = ["PairModel", "sample_tiles", "estimate_pair_model", "prepare_window"]
+__all__ = ["PairModel", "sample_tiles", "estimate_pair_model", "prepare_window", "shifted_valid"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,14 @@ def sample_tiles(height: int, width: int, *, size: int = 256, count: int = 16) -
     return [tiles[i] for i in picks]
 
 
+def shifted_valid(valid: np.ndarray, shift) -> np.ndarray:
+    """Pixels whose shifted value was interpolated from valid pixels only.
+
+    Pixels that the shift brings in from beyond the array edge are invalid.
+    """
+    return apply_shift(valid.astype(np.float32), shift, border=0.0) > np.float32(0.999)
+
+
 def prepare_window(before, after, valid, model: PairModel):
     """Apply the model to one read window.
 
@@ -95,8 +103,11 @@ def prepare_window(before, after, valid, model: PairModel):
     valid : (M, N) bool
     """
     if tuple(model.shift) != (0.0, 0.0):
-        after = apply_shift(after, model.shift)
-        valid = valid & apply_shift(valid, model.shift, order=0)
+        after = apply_shift(after, model.shift)  # a new array: normalise it in place
+        valid = valid & shifted_valid(valid, model.shift)
+        after -= np.asarray(model.offset, np.float32)[:, None, None]
+        after *= (1.0 / np.asarray(model.gain, np.float64)).astype(np.float32)[:, None, None]
+        return before, after, valid
     after = apply_normalisation(after, np.asarray(model.gain), np.asarray(model.offset))
     return before, after, valid
 
@@ -143,7 +154,7 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
     for tile, (b, a, v) in zip(tiles, reads[1:]):
         if tuple(shift) != (0.0, 0.0):
             a = apply_shift(a, shift)
-            v = v & apply_shift(v, shift, order=0)
+            v = v & shifted_valid(v, shift)
         samples.append((b, a, v, tile.inner))
     pooled = [(b[:, r, c].reshape(b.shape[0], -1), a[:, r, c].reshape(a.shape[0], -1),
                v[r, c].ravel()) for b, a, v, (r, c) in samples]

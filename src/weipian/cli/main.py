@@ -42,10 +42,12 @@ def main(ctx, verbose, quiet):
         warnings.showwarning = show
 
 
+from .batch import batch_cmd  # noqa: E402
 from .detect import detect_cmd  # noqa: E402
 from .judge import judge_cmd  # noqa: E402
 from .run import run_cmd  # noqa: E402
 
+main.add_command(batch_cmd)
 main.add_command(detect_cmd)
 main.add_command(judge_cmd)
 main.add_command(run_cmd)
