@@ -35,7 +35,7 @@ from .layers import (
 )
 from .overlay import area_crs, layer_overlap
 
-__all__ = ["detect", "judge", "run", "read_patches", "write_patches", "PATCH_FIELDS", "MU_M2"]
+__all__ = ["detect", "judge", "run", "deliver", "read_patches", "write_patches", "PATCH_FIELDS", "MU_M2"]
 
 #: Square metres in one 亩.
 MU_M2 = 10000.0 / 15.0
@@ -421,11 +421,71 @@ def write_patches(frame: gpd.GeoDataFrame, path, *, overwrite: bool = False) -> 
     return path
 
 
-def _write_csv(frame, path):
-    with atomic_path(path) as tmp:
-        pd.DataFrame(frame.drop(columns=frame.geometry.name)).to_csv(
-            tmp, index=False, encoding="utf-8-sig"
-        )
+def deliver(
+    judged: gpd.GeoDataFrame,
+    output,
+    *,
+    before=None,
+    after=None,
+    bands: str | None = None,
+    encoding: str = "UTF-8",
+    route: bool = False,
+    line: float = 0.15,
+    strict_line: float | None = 0.08,
+    chips: bool = True,
+) -> dict:
+    """Write what analysts and field crews take away.
+
+    ``patches.xlsx``, ``patches.csv``, ``patches.shp``, ``patches.kml``,
+    ``patches.geojson`` (see :mod:`weipian.export`), ``townships.csv`` and
+    ``townships.png`` (see :mod:`weipian.stats`) and, when the epochs are
+    given, ``chips/<patch_id>.png`` and ``report.html``.
+
+    Parameters
+    ----------
+    judged : GeoDataFrame
+    output : str or Path
+        Output folder.
+    before, after : str or Path, optional
+        The epochs, for chips and the report map.
+    bands, encoding, route, line, strict_line
+        See :func:`weipian.export.export_patches` and
+        :func:`weipian.stats.township_stats`.
+    chips : bool
+        Make evidence chips (and embed them in the report).
+
+    Returns
+    -------
+    dict
+        Name to path of everything written.
+    """
+    from .chips import make_chips
+    from .export import export_patches
+    from .report import write_report
+    from .stats import plot_ratio, township_stats
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    stats = township_stats(judged, line=line, strict_line=strict_line)
+    written = export_patches(judged, output, stats=stats, encoding=encoding, route=route)
+    with atomic_path(output / "townships.csv") as tmp:
+        stats.to_csv(tmp, index=False, encoding="utf-8-sig")
+    written["townships_csv"] = output / "townships.csv"
+    with atomic_path(output / "townships.png") as tmp:
+        import warnings
+
+        with warnings.catch_warnings():  # no CJK font installed: boxes, not an error
+            warnings.filterwarnings("ignore", message="Glyph .* missing")
+            plot_ratio(stats, tmp, line=line, strict_line=strict_line)
+    written["townships_png"] = output / "townships.png"
+    if before is not None and after is not None:
+        chip_paths = make_chips(judged, before, after, output / "chips", bands=bands) if chips else {}
+        written["chips"] = output / "chips"
+        written["report"] = write_report(judged, stats, output / "report.html", before=before,
+                                         after=after, chips=chip_paths,
+                                         chart_png=written["townships_png"],
+                                         run_info=judged.attrs.get("weipian", {}).get("dates"))
+    return written
 
 
 def _json_default(value):
@@ -460,13 +520,19 @@ def run(
     scheduler: str | None = None,
     resume: bool = False,
     progress: bool = False,
+    encoding: str = "UTF-8",
+    route: bool = False,
+    line: float = 0.15,
+    strict_line: float | None = 0.08,
+    chips: bool = True,
 ) -> gpd.GeoDataFrame:
     """Detect, judge and write a batch.
 
-    Writes ``OUTDIR/patches.gpkg`` (layer ``patches``), ``OUTDIR/patches.csv``
-    (UTF-8 with BOM, no geometry) and ``OUTDIR/run.json`` (inputs, settings,
-    estimated shift and normalisation, counts, timings, versions); each file
-    appears whole or not at all.
+    Writes ``OUTDIR/patches.gpkg`` (layer ``patches``), ``OUTDIR/run.json``
+    (inputs, settings, estimated shift and normalisation, counts, timings,
+    versions) and everything :func:`deliver` writes (patch lists, township
+    statistics, chips, ``report.html``); each file appears whole or not at
+    all.
 
     Parameters
     ----------
@@ -484,6 +550,8 @@ def run(
     resume : bool
         Continue an interrupted run from the windows it finished (kept in
         ``OUTDIR/.weipian-work`` until the run completes).
+    encoding, route, line, strict_line, chips
+        As for :func:`deliver`.
 
     Returns
     -------
@@ -508,11 +576,13 @@ def run(
     t2 = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
     write_patches(judged, targets[0], overwrite=True)
-    _write_csv(judged, targets[1])
+    deliverables = deliver(judged, output, before=before, after=after, bands=bands,
+                           encoding=encoding, route=route, line=line, strict_line=strict_line,
+                           chips=chips)
     record = dict(judged.attrs["weipian"])
     record["timings"] = {**record.get("timings", {}), "detect_s": round(t1 - t0, 3),
                          "judge_s": round(t2 - t1, 3), "total_s": round(time.perf_counter() - t0, 3)}
-    record["outputs"] = [str(t) for t in targets]
+    record["outputs"] = [str(t) for t in targets] + [str(p) for p in deliverables.values()]
     record["versions"] = _versions()
     with atomic_path(targets[2]) as tmp:
         tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=_json_default),

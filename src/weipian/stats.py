@@ -1,0 +1,165 @@
+"""Per-township statistics, with the 违法占耕比 that bureaus are held to.
+
+违法占耕比 (illegal farmland ratio) = farmland occupied illegally ÷ farmland
+occupied by all new construction. Illegal here is every patch that is not
+``approved`` or ``temporary_use``: ``violation`` and ``government_project``
+(public works built before approval are illegal until their procedures are
+completed). The "扣减后" ratio deducts government projects from numerator
+and denominator alike, as dashboards do for key projects (重点工程).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .classify import LABELS
+
+__all__ = ["township_stats", "ILLEGAL_LABELS", "STAT_COLUMNS_ZH", "plot_ratio"]
+
+#: Labels counted as illegal occupation.
+ILLEGAL_LABELS = ("violation", "government_project")
+
+#: Chinese headers of the statistics table.
+STAT_COLUMNS_ZH = {
+    "rank": "排名",
+    "township": "街道/镇",
+    "township_code": "行政区代码",
+    "patches": "图斑数",
+    "area_m2": "图斑面积（平方米）",
+    **{f"patches_{lab}": f"{zh}图斑数" for lab, zh in
+       zip(LABELS, ("合法用地", "临时用地", "政府投资项目", "违法用地"))},
+    **{f"area_{lab}_m2": f"{zh}面积（平方米）" for lab, zh in
+       zip(LABELS, ("合法用地", "临时用地", "政府投资项目", "违法用地"))},
+    "farmland_m2": "新增建设占耕地面积（平方米）",
+    "farmland_illegal_m2": "违法占耕地面积（平方米）",
+    "farmland_government_m2": "政府投资项目占耕地面积（平方米）",
+    "ratio": "违法占耕比",
+    "ratio_deducted": "违法占耕比（扣减后）",
+    "over_line": "超过问责线",
+    "over_strict_line": "超过从严线",
+}
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(len(num), np.nan)
+    np.divide(num, den, out=out, where=np.asarray(den) > 0)
+    return out
+
+
+def township_stats(
+    patches: pd.DataFrame,
+    *,
+    line: float = 0.15,
+    strict_line: float | None = 0.08,
+) -> pd.DataFrame:
+    """Statistics per township, worst first, with a total row.
+
+    Parameters
+    ----------
+    patches : DataFrame
+        Judged patches with ``label``, ``area_m2``, ``farmland_m2``,
+        ``township``, ``township_code``.
+    line : float
+        Accountability line for the raw ratio (0.15).
+    strict_line : float, optional
+        A stricter line some cities apply (0.08).
+
+    Returns
+    -------
+    DataFrame
+        One row per township ranked by the raw ratio (highest first, townships
+        without farmland taken last) and a final ``合计`` row; ratios are NaN
+        where no farmland was taken.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"label": ["violation", "approved"], "area_m2": [100.0, 300.0],
+    ...                   "farmland_m2": [50.0, 150.0], "township": ["甲", "甲"],
+    ...                   "township_code": ["1", "1"]})
+    >>> float(township_stats(p)["ratio"].iloc[0])
+    0.25
+    """
+    p = patches.copy()
+    p["township"] = p["township"].fillna("").replace("", "（无街道）")
+    p["township_code"] = p["township_code"].fillna("").astype(str)
+    rows = []
+    for (name, code), g in list(p.groupby(["township", "township_code"], sort=True)) + [
+        (("合计", ""), p)
+    ]:
+        row = {"township": name, "township_code": code, "patches": len(g),
+               "area_m2": float(g["area_m2"].sum())}
+        for lab in LABELS:
+            sel = g["label"] == lab
+            row[f"patches_{lab}"] = int(sel.sum())
+            row[f"area_{lab}_m2"] = float(g.loc[sel, "area_m2"].sum())
+        illegal = g["label"].isin(ILLEGAL_LABELS)
+        row["farmland_m2"] = float(g["farmland_m2"].sum())
+        row["farmland_illegal_m2"] = float(g.loc[illegal, "farmland_m2"].sum())
+        row["farmland_government_m2"] = float(g.loc[g["label"] == "government_project",
+                                                    "farmland_m2"].sum())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["ratio"] = _ratio(table["farmland_illegal_m2"].to_numpy(), table["farmland_m2"].to_numpy())
+    table["ratio_deducted"] = _ratio(
+        (table["farmland_illegal_m2"] - table["farmland_government_m2"]).to_numpy(),
+        (table["farmland_m2"] - table["farmland_government_m2"]).to_numpy(),
+    )
+    table["over_line"] = table["ratio"] >= line
+    table["over_strict_line"] = table["ratio"] >= strict_line if strict_line is not None else False
+    body = table.iloc[:-1].sort_values(["ratio", "farmland_illegal_m2", "township"],
+                                       ascending=[False, False, True], na_position="last")
+    body.insert(0, "rank", np.arange(1, len(body) + 1))
+    total = table.iloc[-1:].copy()
+    total.insert(0, "rank", [0])
+    out = pd.concat([body, total], ignore_index=True)
+    out.attrs["lines"] = {"line": line, "strict_line": strict_line}
+    return out
+
+
+def plot_ratio(stats: pd.DataFrame, path, *, line: float = 0.15, strict_line: float | None = 0.08):
+    """Bar chart of 违法占耕比 by township with the threshold lines, as PNG.
+
+    Parameters
+    ----------
+    stats : DataFrame
+        From :func:`township_stats`.
+    path : str or Path
+    line, strict_line : float
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    _use_cjk_font(font_manager, plt)
+    body = stats[stats["rank"] > 0]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(body) + 2), 3.6), dpi=120)
+    values = (body["ratio"].fillna(0) * 100).to_numpy()
+    colours = ["#c0392b" if v >= line * 100 else "#e67e22" if strict_line and v >= strict_line * 100
+               else "#2e86c1" for v in values]
+    ax.bar(range(len(body)), values, color=colours)
+    ax.set_xticks(range(len(body)))
+    ax.set_xticklabels(body["township"].tolist(), rotation=30, ha="right")
+    ax.axhline(line * 100, color="#c0392b", linestyle="--", linewidth=1, label=f"{line:.0%} 问责线")
+    if strict_line:
+        ax.axhline(strict_line * 100, color="#e67e22", linestyle=":", linewidth=1,
+                   label=f"{strict_line:.0%} 从严线")
+    ax.set_ylabel("违法占耕比 (%)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _use_cjk_font(font_manager, plt) -> None:
+    """Use an installed CJK font when there is one (labels are Chinese)."""
+    for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei",
+                 "Source Han Sans SC", "Microsoft YaHei"):
+        if any(f.name == name for f in font_manager.fontManager.ttflist):
+            plt.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
+            break
+    plt.rcParams["axes.unicode_minus"] = False
