@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench sample clean
+.PHONY: install demo test bench sample clean browser docs
 
 install: $(STAMP)
 
@@ -26,7 +26,15 @@ demo: $(STAMP) sample_data/.stamp
 		--layers sample_data/layers -o out/demo
 	@echo "demo written to out/demo"
 
-test: $(STAMP) sample_data/.stamp
+# Headless Chromium (and CJK fonts) for the report's browser test, where missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -q >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-noto-cjk >/dev/null; } || \
+	  echo "chromium could not be installed; the browser test will be skipped"
+
+test: $(STAMP) sample_data/.stamp browser
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -34,12 +34,15 @@ def test_detect_then_judge(runner, small_batch, tmp_path):
     assert frame.patch_id.str.match(r"^\d{6}-2024Q2-\d{6}$").all()
 
 
-def test_run_writes_three_outputs(runner, small_batch, tmp_path):
+def test_run_writes_every_output(runner, small_batch, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(main, ["run", str(small_batch["before"]), str(small_batch["after"]),
                                   "--layers", str(small_batch["farmland"].parent), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["patches.csv", "patches.gpkg", "run.json"]
+    assert {"patches.csv", "patches.gpkg", "run.json", "patches.xlsx", "patches.shp", "patches.cpg",
+            "patches.kml", "patches.geojson", "report.html", "townships.csv", "townships.png",
+            "chips"} <= {p.name for p in out.iterdir()}
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
     record = json.loads((out / "run.json").read_text())
     assert {"inputs", "settings", "shift_px", "normalisation", "timings", "versions", "judge"} <= set(record)
     assert (out / "patches.csv").read_bytes().startswith(b"\xef\xbb\xbf")
@@ -180,3 +183,16 @@ def test_parallel_options_give_the_same_patches(runner, small_batch, tmp_path):
         outs.append(gpd.read_file(out))
         assert not out.with_name(out.name + ".work").exists()
     assert outs[0].drop(columns="geometry").equals(outs[1].drop(columns="geometry"))
+
+
+def test_export_command(runner, small_batch, tmp_path):
+    judged = tmp_path / "j.gpkg"
+    patches = tmp_path / "p.gpkg"
+    runner.invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]), "-o", str(patches)])
+    runner.invoke(main, ["judge", str(patches), "--layers", str(small_batch["farmland"].parent), "-o", str(judged)])
+    out = tmp_path / "deliver"
+    result = runner.invoke(main, ["export", str(judged), "-o", str(out), "--encoding", "gbk", "--route",
+                                  "--no-chips"])
+    assert result.exit_code == 0, result.output
+    assert (out / "patches.cpg").read_text() == "GBK"
+    assert (out / "patches.xlsx").exists() and not (out / "report.html").exists()

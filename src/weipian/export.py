@@ -119,7 +119,7 @@ def _table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 def _text_safe(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(neutralise)
     return out
 

@@ -467,7 +467,12 @@ def deliver(
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     stats = township_stats(judged, line=line, strict_line=strict_line)
-    written = export_patches(judged, output, stats=stats, encoding=encoding, route=route)
+    if route:
+        judged = judged.copy()
+        from .export import route_order
+
+        judged.insert(1, "visit_order", route_order(judged))
+    written = export_patches(judged, output, stats=stats, encoding=encoding)
     with atomic_path(output / "townships.csv") as tmp:
         stats.to_csv(tmp, index=False, encoding="utf-8-sig")
     written["townships_csv"] = output / "townships.csv"

@@ -104,3 +104,22 @@ def show_progress(ctx) -> bool:
     import sys
 
     return bool(not (ctx.obj or {}).get("quiet") and sys.stderr.isatty())
+
+route_opt = click.option("--route", is_flag=True,
+                         help="Add visit_order: a short nearest-neighbour tour per township.")
+encoding_opt = click.option("--encoding", type=click.Choice(["UTF-8", "GBK"], case_sensitive=False),
+                            default="UTF-8", show_default=True,
+                            help="Shapefile attribute encoding (GBK for older ArcGIS).")
+line_opt = click.option("--line", type=click.FloatRange(0, 1), default=0.15, show_default=True,
+                        help="Accountability line of 违法占耕比.")
+strict_line_opt = click.option("--strict-line", type=click.FloatRange(0, 1), default=0.08,
+                               show_default=True, help="A stricter line (some cities use 8 %).")
+chips_opt = click.option("--chips/--no-chips", default=True, show_default=True,
+                         help="Make evidence chips (before/after PNGs) for every patch.")
+
+
+def delivery_opts(func):
+    """Add ``--route``, ``--encoding``, ``--line``, ``--strict-line``, ``--chips``."""
+    for opt in (chips_opt, strict_line_opt, line_opt, encoding_opt, route_opt):
+        func = opt(func)
+    return func

@@ -9,6 +9,7 @@ from .options import (
     bands_opt,
     batch_opt,
     before_date_opt,
+    delivery_opts,
     end_date_field_opt,
     layer_override_opts,
     layers_opt,
@@ -37,19 +38,21 @@ from .options import (
 @end_date_field_opt
 @batch_opt
 @parallel_opts
+@delivery_opts
 @overwrite_opt
 @click.pass_context
 def run_cmd(ctx, before, after, layers_dir, output, bands, min_area, target, before_date,
             after_date, min_share, end_date_field, batch, window_size, workers, scheduler, resume,
-            overwrite, **kwargs):
-    """Detect and judge in one go; write OUTDIR/patches.gpkg, patches.csv and run.json."""
+            route, encoding, line, strict_line, chips, overwrite, **kwargs):
+    """Detect, judge and deliver: patches.gpkg, lists, chips, report.html, run.json in OUTDIR."""
     from ..tools import run
 
     frame = run(before, after, layers=layers_dir, output=output, overrides=overrides_from(kwargs),
                 bands=bands, min_area=min_area, target=target, before_date=before_date,
                 after_date=after_date, min_share=min_share, end_date_field=end_date_field,
                 batch=batch, overwrite=overwrite, window_size=window_size, workers=workers,
-                scheduler=scheduler, resume=resume, progress=show_progress(ctx))
+                scheduler=scheduler, resume=resume, progress=show_progress(ctx), route=route,
+                encoding=encoding, line=line, strict_line=strict_line, chips=chips)
     counts = frame["label"].value_counts().to_dict()
     click.echo(f"{len(frame)} patches written to {output}: "
                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -1,0 +1,87 @@
+"""Chips and the HTML report, checked in a real headless browser."""
+
+import re
+import shutil
+import subprocess
+
+import geopandas as gpd
+import pytest
+from PIL import Image
+
+import weipian
+from weipian.report import write_report
+from weipian.stats import township_stats
+
+
+@pytest.fixture(scope="module")
+def delivered(small_batch, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    weipian.run(small_batch["before"], small_batch["after"], layers=small_batch["farmland"].parent,
+                output=out, overwrite=True, route=True)
+    return out
+
+
+def test_one_chip_per_patch(delivered):
+    patches = gpd.read_file(delivered / "patches.gpkg")
+    chips = sorted(p.stem for p in (delivered / "chips").glob("*.png"))
+    assert chips == sorted(patches.patch_id)
+    with Image.open(delivered / "chips" / f"{patches.patch_id[0]}.png") as img:
+        assert img.width > 2 * img.height * 0.9  # before | after side by side
+
+
+def test_visit_order_in_lists(delivered):
+    gj = gpd.read_file(delivered / "patches.geojson")
+    for _, g in gj.groupby("township"):
+        assert sorted(g.visit_order) == list(range(1, len(g) + 1))
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("no headless Chromium on this machine (make test installs Debian's chromium)")
+
+
+def _browser(args, tmp_path):
+    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
+
+
+def test_report_in_browser(delivered, tmp_path):
+    patches = gpd.read_file(delivered / "patches.gpkg")
+    url = (delivered / "report.html").as_uri()
+    dom = _browser(["--dump-dom", url], tmp_path).stdout
+    # the script drew one SVG path per patch
+    assert len(re.findall(r'<path [^>]*class="patch', dom)) == len(patches)
+    assert f'data-features="{len(patches)}"' in dom
+    total = re.search(r'id="total-patches">(\d+)<', dom).group(1)
+    area = re.search(r'id="total-area">([\d,.]+)<', dom).group(1)
+    assert int(total) == len(patches)
+    assert float(area.replace(",", "")) == pytest.approx(patches.area_m2.sum(), abs=0.1)
+    for label in ("violation", "approved"):
+        shown = re.search(rf'data-label="{label}">(\d+)<', dom).group(1)
+        assert int(shown) == int((patches.label == label).sum())
+    shot = tmp_path / "report.png"
+    _browser(["--window-size=1280,1600", f"--screenshot={shot}", url], tmp_path)
+    with Image.open(shot) as img:
+        assert img.size == (1280, 1600)
+
+
+def test_report_works_offline(delivered):
+    page = (delivered / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_hostile_strings_are_escaped(delivered, small_batch, tmp_path):
+    patches = gpd.read_file(delivered / "patches.gpkg")
+    patches["township"] = "<script>alert(1)</script>"
+    patches["reason"] = '"></path><img src=x onerror=alert(2)>'
+    out = write_report(patches, township_stats(patches), tmp_path / "r.html",
+                       before=small_batch["before"], after=small_batch["after"])
+    page = out.read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    dom = _browser(["--dump-dom", out.as_uri()], tmp_path).stdout
+    assert "<img src=\"x\"" not in dom and f'data-features="{len(patches)}"' in dom
