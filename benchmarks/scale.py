@@ -7,7 +7,9 @@ Usage:
 Raster part. For each size (Gpx per epoch) a pair of 4-band uint16, DEFLATE, 512-px tiled
 GeoTIFFs is written from a generated scene (memory bounded by one block). Each measurement runs
 in a fresh child process whose peak RSS is read from the kernel (ru_maxrss):
-  - ``weipian run`` with 2 workers (threads): seconds, Mpx/s, peak RSS — at every size;
+  - ``weipian run`` (detect, judge, patch lists, statistics, report; evidence chips are left out:
+    they scale with the patch count, not the image) with 2 workers (threads): seconds, Mpx/s,
+    peak RSS — at every size;
   - at the smallest size also ``weipian run`` with 1 worker, and the floor (read all bands of both
     epochs in windows, NDVI difference, threshold, polygonise; one process), and the ratios;
   - at the smallest size a dask.distributed LocalCluster with 1 and 2 worker processes.
@@ -57,7 +59,7 @@ def run_code(before, after, out, workers, scheduler=None):
         import time, weipian
         t = time.perf_counter()
         frame = weipian.run({str(before)!r}, {str(after)!r}, output={str(out)!r}, overwrite=True,
-                            workers={workers}, scheduler={scheduler!r})
+                            workers={workers}, scheduler={scheduler!r}, chips=False)
         RESULT = {{"seconds": time.perf_counter() - t, "patches": len(frame)}}
     """
 
@@ -86,7 +88,7 @@ def cluster_code(before, after, out, n_workers):
                           dashboard_address=None) as cluster:
             t = time.perf_counter()
             frame = weipian.run({str(before)!r}, {str(after)!r}, output={str(out)!r}, overwrite=True,
-                                scheduler=cluster.scheduler_address)
+                                scheduler=cluster.scheduler_address, chips=False)
             RESULT = {{"seconds": time.perf_counter() - t, "patches": len(frame)}}
     """
 

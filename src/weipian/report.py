@@ -81,7 +81,7 @@ def _json_for_script(value) -> str:
 
 def write_report(patches, stats, path, *, before, after, chips: dict | None = None,
                  chart_png=None, title: str = "weipian 卫片执法监测报告",
-                 run_info: dict | None = None) -> Path:
+                 run_info: dict | None = None, embed_chips: int = 300) -> Path:
     """Write the self-contained HTML report.
 
     Parameters
@@ -100,6 +100,9 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     title : str
     run_info : dict, optional
         Shown in the footer (dates, shift, versions).
+    embed_chips : int
+        Chips are embedded in the page for batches of at most this many
+        patches; larger batches link ``chips/`` beside the report.
 
     Returns
     -------
@@ -121,9 +124,14 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         fields = {k: (round(float(v), 2) if isinstance(v, (float, np.floating)) else str(v))
                   for k, v in fields.items()}
         chip = chips.get(str(row.patch_id)) if chips else None
+        if chip and len(patches) <= embed_chips:
+            chip_src = _png_data_uri(chip)
+        elif chip:  # many patches: link the chips folder beside the report
+            chip_src = Path(chip).relative_to(Path(path).parent).as_posix()
+        else:
+            chip_src = ""
         features.append({"i": i, "label": str(row.label), "township": str(row.township),
-                         "d": _svg_path(geom, to_px), "fields": fields,
-                         "chip": _png_data_uri(chip) if chip else ""})
+                         "d": _svg_path(geom, to_px), "fields": fields, "chip": chip_src})
     h, w = overview.shape[:2]
 
     # summary by label
