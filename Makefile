@@ -42,5 +42,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/real.py
 	$(PY) benchmarks/speed.py
 
+docs: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	@echo "docs built in docs/_build/html"
+
 clean:
 	rm -rf $(VENV) out sample_data/*.tif sample_data/layers sample_data/.stamp

@@ -97,3 +97,11 @@ def test_route_is_per_township():
 def test_safe_filename_and_neutralise():
     assert "/" not in safe_filename("a/../../b") and ".." not in safe_filename("a/../../b")
     assert neutralise("-1") == "'-1" and neutralise("正常") == "正常"
+
+
+def test_guide_documents_every_shapefile_field():
+    from pathlib import Path
+
+    guide = (Path(__file__).parent.parent / "docs" / "guide.md").read_text(encoding="utf-8")
+    for field, short in SHAPEFILE_FIELDS.items():
+        assert f"| `{field}` | `{short}` |" in guide

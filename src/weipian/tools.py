@@ -545,8 +545,7 @@ def run(
     layers : str or Path, optional
     output : str or Path
         Output folder.
-    overrides, bands, min_area, target, after_date, before_date, min_share,
-    end_date_field, batch, params
+    overrides, bands, min_area, target, after_date, before_date, min_share, end_date_field, batch, params
         As for :func:`detect` and :func:`judge`.
     overwrite : bool
         Replace existing outputs.
