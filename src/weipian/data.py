@@ -100,6 +100,8 @@ class Scene:
         True radiometric difference of the after image.
     nuisances : dict
         Counts of harvested, planted, flooded, dried and demolished objects.
+    obscured : (M, N) ndarray of bool
+        Pixels under a cloud or its shadow in either epoch.
     """
 
     before: np.ndarray
@@ -115,6 +117,7 @@ class Scene:
     gain: np.ndarray
     offset: np.ndarray
     nuisances: dict = field(default_factory=dict)
+    obscured: np.ndarray | None = None
 
 
 class _Objects:
@@ -188,6 +191,7 @@ def generate_scene(
     rng: int | np.random.Generator | None = 0,
     structures_per_ha: float = 0.3,
     max_shift: float = 1.5,
+    clouds: int = 0,
 ) -> Scene:
     """Generate a bi-temporal batch with known truth.
 
@@ -201,6 +205,9 @@ def generate_scene(
         Density of new structures.
     max_shift : float
         Largest misregistration of the after image, pixels (at least 0.3).
+    clouds : int
+        Cloud banks (with their shadows) to put into the epochs, each in the
+        before or the after image; ``Scene.obscured`` marks where.
 
     Returns
     -------
@@ -417,6 +424,14 @@ def generate_scene(
     shift = (float(shift_len * np.sin(shift_dir)), float(shift_len * np.cos(shift_dir)))
     gain = rng.uniform(0.8, 1.25, 4)
     offset = rng.uniform(0, 400, 4)
+    obscured = np.zeros(shape, bool)
+    for k in range(clouds):
+        alpha, shade = _cloud(shape, rng)
+        target = refl_b if k % 2 == 0 else refl_a
+        cloud_refl = np.asarray((0.56, 0.58, 0.59, 0.57), np.float32)[:, None, None] * rng.uniform(0.9, 1.1)
+        target *= 1 - 0.75 * shade
+        target[:] = target * (1 - alpha) + cloud_refl * alpha
+        obscured |= (alpha > 0.02) | (shade > 0.02)
     before = _sensor(refl_b, rng, blur=0.6, noise=0.004)
     after = _sensor(refl_a, rng, blur=0.8, noise=0.005, shift=shift)
     before = _to_dn(before, np.ones(4), np.zeros(4))
@@ -443,8 +458,30 @@ def generate_scene(
     return Scene(
         before=before, after=after, transform=transform, crs=CRS, layers=layers, truth=truth,
         truth_mask=truth_mask, before_date=BEFORE_DATE, after_date=AFTER_DATE, shift=shift,
-        gain=gain, offset=offset, nuisances=nuisances,
+        gain=gain, offset=offset, nuisances=nuisances, obscured=obscured,
     )
+
+
+def _cloud(shape, rng):
+    """Opacity of one cloud bank and of its shadow (offset away from the sun), 0..1."""
+    rows, cols = shape
+    size = int(rng.uniform(80, 220))
+    r0 = int(rng.uniform(0, max(1, rows - size)))
+    c0 = int(rng.uniform(0, max(1, cols - size)))
+    field = ndimage.gaussian_filter(rng.standard_normal((size, size)).astype(np.float32), size / 8)
+    yy, xx = np.mgrid[:size, :size]
+    radial = 1 - np.hypot(yy - size / 2, xx - size / 2) / (size / 2)
+    core = (field / (field.std() + 1e-6) * 0.4 + radial) > 0.35
+    alpha_small = np.clip(ndimage.gaussian_filter(core.astype(np.float32), 3.0) * 1.2, 0, 1)
+    alpha = np.zeros(shape, np.float32)
+    shade = np.zeros(shape, np.float32)
+    alpha[r0:r0 + size, c0:c0 + size] = alpha_small[: rows - r0, : cols - c0]
+    dr, dc = int(size * 0.45), int(size * 0.3)
+    rs, cs = r0 + dr, c0 + dc
+    if rs < rows and cs < cols:
+        shade[rs:rs + size, cs:cs + size] = alpha_small[: rows - rs, : cols - cs]
+    shade *= 1 - alpha  # the cloud hides its own shadow where they overlap
+    return alpha, shade
 
 
 def _pixel_transform():

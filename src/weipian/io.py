@@ -209,12 +209,17 @@ class PairSpec:
     before, after : str
     bands, after_bands : str or None
         Band roles (see :func:`weipian.bands.resolve_band_roles`).
+    mask_before, mask_after : str or None
+        User masks of pixels to leave out (clouds, haze, known works): a
+        raster (non-zero = masked) or a polygon layer.
     """
 
     before: str
     after: str
     bands: str | None = None
     after_bands: str | None = None
+    mask_before: str | None = None
+    mask_after: str | None = None
 
 
 class PairReader:
@@ -281,6 +286,16 @@ class PairReader:
                                   height=b.height, resampling=Resampling.bilinear,
                                   src_nodata=a.nodata, nodata=np.nan, dtype="float32")
             self._nodata_a = np.nan
+        try:
+            self._masks = [_UserMask(m, self) if m else None
+                           for m in (spec.mask_before, spec.mask_after)]
+        except Exception:
+            self.close()
+            raise
+
+    def user_masks(self, window=None):
+        """The users' masks (before, after) on a window, or None where not given."""
+        return tuple(m.read(window) if m is not None else None for m in self._masks)
 
     def read(self, window=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Read a window of both epochs.
@@ -307,6 +322,9 @@ class PairReader:
 
     def close(self) -> None:
         """Close the datasets."""
+        for m in getattr(self, "_masks", None) or []:
+            if m is not None:
+                m.close()
         if getattr(self, "_vrt", None) is not None:
             self._vrt.close()
         self._src_a.close()
@@ -317,6 +335,61 @@ class PairReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class _UserMask:
+    """A user mask, raster or vector, read on the before grid window by window."""
+
+    def __init__(self, path, reader):
+        from rasterio.vrt import WarpedVRT
+
+        self.path = str(path)
+        if not os.path.exists(self.path):
+            raise InputFileError(f"{self.path}: mask not found; check --mask-before/--mask-after")
+        self._src = self._vrt = self._tree = None
+        self._reader = reader
+        try:
+            src = rasterio.open(self.path)
+        except RasterioIOError:
+            src = None
+        if src is not None:
+            if src.crs is None:
+                src.close()
+                raise CRSMissingError(f"{self.path}: the mask raster has no CRS; assign one with gdal_edit.py -a_srs")
+            self._src = src
+            self._vrt = WarpedVRT(src, crs=reader.crs, transform=reader.transform,
+                                  width=reader.shape[1], height=reader.shape[0],
+                                  resampling=Resampling.nearest, nodata=0)
+            return
+        import shapely
+
+        from .layers import read_layer
+
+        frame, _ = read_layer(self.path, reader.crs, name="mask")
+        self._geoms = frame.geometry.to_numpy()
+        self._tree = shapely.STRtree(self._geoms)
+
+    def read(self, window) -> np.ndarray:
+        from rasterio import features
+        from rasterio.windows import Window, bounds
+        from rasterio.windows import transform as window_transform
+
+        window = window or Window(0, 0, self._reader.shape[1], self._reader.shape[0])
+        shape = (int(window.height), int(window.width))
+        if self._vrt is not None:
+            return self._vrt.read(1, window=window) != 0
+        box = __import__("shapely").box(*bounds(window, self._reader.transform))
+        hits = self._geoms[self._tree.query(box, predicate="intersects")]
+        if hits.size == 0:
+            return np.zeros(shape, bool)
+        return features.geometry_mask(hits, out_shape=shape, invert=True,
+                                      transform=window_transform(window, self._reader.transform))
+
+    def close(self):
+        if self._vrt is not None:
+            self._vrt.close()
+        if self._src is not None:
+            self._src.close()
 
 
 def read_pair(before_path, after_path, *, bands=None, after_bands=None) -> tuple[Epoch, Epoch]:

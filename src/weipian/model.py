@@ -113,7 +113,8 @@ def prepare_window(before, after, valid, model: PairModel):
 
 
 def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: int = 1024,
-                        workers: int | None = None) -> PairModel:
+                        workers: int | None = None, clouds=None,
+                        resolution_m: float = 1.0) -> PairModel:
     """Estimate shift, normalisation and noise from sample windows.
 
     Parameters
@@ -125,6 +126,10 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
         Side of the central window used for the shift.
     workers : int, optional
         Threads reading the samples (default: all cores).
+    clouds : weipian.clouds.CloudParams, optional
+        Leave clouds and shadows out of the normalisation and noise samples.
+    resolution_m : float
+        Pixel size in metres (for the cloud detector).
 
     Returns
     -------
@@ -168,6 +173,20 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
         )
     gain, offset, share = fit_normalisation(B, A, V)
     brightness = scene_brightness(B, V)
+    if clouds is not None:  # clouds and shadows would widen the noise: leave them out and refit
+        from .clouds import cloud_masks
+
+        kept = []
+        for b, a, v, inner in samples:
+            for image in (b, apply_normalisation(a, gain, offset)):
+                cloud, shadow = cloud_masks(image, reader.roles, brightness, valid=v, params=clouds,
+                                            resolution_m=resolution_m)
+                v = v & ~cloud & ~shadow
+            kept.append((b, a, v, inner))
+        samples = kept
+        V = np.concatenate([v[r, c].ravel() for _, _, v, (r, c) in samples])[None, :]
+        if V.any():
+            gain, offset, share = fit_normalisation(B, A, V)
 
     diffs_b, diffs_a, diffs_v = [], [], []
     for b, a, v, (r, c) in samples:

@@ -43,11 +43,11 @@ def read_window(spec: PairSpec, window):
     return _reader_for(spec).read(window)
 
 
-def _tile_task(spec, tile, model, target, params, min_pixels, work_dir):
+def _tile_task(spec, tile, model, target, params, min_pixels, work_dir, masks=None):
     from .engine import process_tile
 
     pieces = process_tile(_reader_for(spec), tile, model, target=target, params=params,
-                          min_pixels=min_pixels)
+                          min_pixels=min_pixels, masks=masks)
     if work_dir is not None:
         WorkFolder(work_dir).save(tile.key, pieces)
     return pieces
@@ -116,7 +116,7 @@ class WorkFolder:
 
 def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=None,
               min_pixels: int = 1, workers: int | None = None, scheduler: str | None = None,
-              work: WorkFolder | None = None, progress: bool = False) -> list[dict]:
+              work: WorkFolder | None = None, progress: bool = False, masks=None) -> list[dict]:
     """Process every tile and return their piece tables, in tile order.
 
     Parameters
@@ -124,7 +124,7 @@ def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=Non
     spec : PairSpec
     tiles : list of Tile
     model : PairModel
-    target, params, min_pixels
+    target, params, min_pixels, masks
         As for :func:`weipian.engine.process_tile`.
     workers : int, optional
         Threads or processes for the local schedulers (default: all cores).
@@ -156,7 +156,7 @@ def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=Non
                unit="tile", desc="detect")
     work_dir = str(work.path) if work is not None else None
     tasks = [dask.delayed(_tile_task, pure=False)(spec, tiles[k], model, target, params,
-                                                   min_pixels, work_dir) for k in todo]
+                                                   min_pixels, work_dir, masks) for k in todo]
     try:
         if "://" in scheduler:
             from distributed import Client, as_completed

@@ -81,7 +81,8 @@ def _json_for_script(value) -> str:
 
 def write_report(patches, stats, path, *, before, after, chips: dict | None = None,
                  chart_png=None, title: str = "weipian 卫片执法监测报告",
-                 run_info: dict | None = None, embed_chips: int = 300) -> Path:
+                 run_info: dict | None = None, embed_chips: int = 300,
+                 obscured: dict | None = None) -> Path:
     """Write the self-contained HTML report.
 
     Parameters
@@ -103,6 +104,8 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     embed_chips : int
         Chips are embedded in the page for batches of at most this many
         patches; larger batches link ``chips/`` beside the report.
+    obscured : dict, optional
+        ``area_m2`` and ``by_township_m2`` of clouds, shadows and masks.
 
     Returns
     -------
@@ -174,9 +177,15 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         f'<span class="sw" style="background:{LABEL_COLOURS[lab]}"></span>{esc(LABELS_ZH[lab])}</label> '
         for lab in LABELS)
     chart = f'<img alt="违法占耕比" src="{_png_data_uri(chart_png)}">' if chart_png else ""
+    hidden = ""
+    if obscured and obscured.get("area_m2"):
+        towns = "；".join(f"{esc(str(k))} {v:,.0f} m²" for k, v in obscured.get("by_township_m2", {}).items())
+        hidden = (f'<p id="obscured">云、阴影及掩膜遮挡面积 Obscured by clouds, shadows and masks: '
+                  f'{obscured["area_m2"]:,.0f} m² — 其下可能有未发现的图斑 (patches may be hidden there). '
+                  f'{towns}</p>')
     info = esc(json.dumps(run_info or {}, ensure_ascii=False, default=str)[:2000])
     page = _TEMPLATE.format(
-        title=esc(title), summary=summary_html, stats=stats_html, chart=chart, options=options,
+        title=esc(title), summary=summary_html, obscured=hidden, stats=stats_html, chart=chart, options=options,
         labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
         data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
     )
@@ -211,6 +220,7 @@ footer {{ font-size: 11px; color: #777; padding: 8px 16px; word-break: break-all
 <body><header><h1>{title}</h1></header><main>
 <h2>汇总 Summary</h2>
 <table id="summary"><tr><th>判定类型</th><th>图斑数</th><th>面积（平方米）</th><th>面积（亩）</th></tr>{summary}</table>
+{obscured}
 <h2>街道统计 违法占耕比</h2>
 <table id="stats">{stats}</table>
 <div>{chart}</div>

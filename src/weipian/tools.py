@@ -93,6 +93,9 @@ def detect(
     work_dir=None,
     resume: bool = False,
     progress: bool = False,
+    clouds: bool = True,
+    mask_before=None,
+    mask_after=None,
 ) -> gpd.GeoDataFrame:
     """Find patches of new construction between two epochs.
 
@@ -128,6 +131,12 @@ def detect(
     resume : bool
     progress : bool
         Show a progress bar.
+    clouds : bool
+        Detect clouds and cloud shadows in both epochs and leave them out
+        (see :mod:`weipian.clouds`).
+    mask_before, mask_after : str or Path, optional
+        Users' masks of pixels to leave out: a raster (non-zero = masked) or a
+        polygon layer.
 
     Returns
     -------
@@ -142,27 +151,35 @@ def detect(
     weipian.errors.WeipianError
         For unreadable, non-overlapping or ill-described inputs.
     """
-    from .engine import assemble_pieces
+    from .clouds import CloudParams
+    from .engine import CELL, MaskSettings, assemble_pieces
     from .io import PairReader, PairSpec
     from .model import PairModel, estimate_pair_model
     from .parallel import WorkFolder, run_tiles
-    from .windows import tile_windows
+    from .windows import HALO, tile_windows
 
     params = params or ChangeParams()
     timings = {}
-    spec = PairSpec(str(before), str(after), bands)
+    spec = PairSpec(str(before), str(after), bands, None,
+                    str(mask_before) if mask_before else None, str(mask_after) if mask_after else None)
+    if window_size:
+        window_size = max(4 * CELL, int(window_size) // CELL * CELL)
     t0 = time.perf_counter()
     work = WorkFolder(work_dir) if work_dir is not None else None
     fingerprint = {"spec": spec.__dict__, "params": params.__dict__, "target": str(target),
-                   "min_area": min_area, "window_size": window_size, "version": __version__}
+                   "min_area": min_area, "window_size": window_size, "clouds": clouds,
+                   "version": __version__}
     with PairReader(spec) as reader:
         shape, transform, crs, roles, tag_dates = (reader.shape, reader.transform, reader.crs,
                                                    reader.roles, reader.dates)
         if work is not None:  # only once the inputs have opened: bad input leaves nothing
             work.bind(fingerprint, resume=resume)
         stored = work.load("model") if (work is not None and resume) else None
+        res_m = math.sqrt(abs(transform.a * transform.e)) if crs.is_projected else 1.0
         model = (PairModel.from_dict(stored) if stored
-                 else estimate_pair_model(reader, params, workers=workers))
+                 else estimate_pair_model(reader, params, workers=workers,
+                                          clouds=CloudParams() if clouds else None,
+                                          resolution_m=res_m))
     if work is not None:
         work.save("model", model.to_dict())
     timings["model_s"] = time.perf_counter() - t0
@@ -175,9 +192,13 @@ def detect(
     acrs = area_crs(crs, _scene_lon(transform, shape, crs))
     pixel_m2 = _pixel_area_m2(transform, shape, crs, acrs)
     min_pixels = max(1, int(math.floor(min_area / pixel_m2)))
-    tiles = tile_windows(shape[0], shape[1], window_size)
+    res_m = math.sqrt(pixel_m2)
+    masks = MaskSettings(clouds=CloudParams() if clouds else None, resolution_m=res_m)
+    halo = HALO + (CloudParams().reach(res_m) if clouds else 0)
+    tiles = tile_windows(shape[0], shape[1], window_size, halo=halo)
     parts = run_tiles(spec, tiles, model, target=target, params=params, min_pixels=min_pixels,
-                      workers=workers, scheduler=scheduler, work=work, progress=progress)
+                      workers=workers, scheduler=scheduler, work=work, progress=progress,
+                      masks=masks)
     timings["tiles_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -191,7 +212,8 @@ def detect(
     frame["after_date"] = _iso(dates["after"])
     timings["assemble_s"] = time.perf_counter() - t0
 
-    res_m = math.sqrt(pixel_m2)
+    obscured = _obscured_polygons(tiles, parts, shape, transform, crs, CELL)
+    frame.attrs["obscured"] = obscured
     frame.attrs["weipian"] = {
         "inputs": {"before": str(before), "after": str(after)},
         "settings": {"bands": bands, "min_area_m2": min_area, "target": str(target),
@@ -212,11 +234,33 @@ def detect(
         "tiles": len(tiles),
         "valid_pixels": int(sum(int(p["valid"][0]) for p in parts)),
         "flagged_pixels": int(sum(int(p["flagged"][0]) for p in parts)),
+        "obscured": {"pixels": int(sum(int(p["obscured"][0]) for p in parts)),
+                     "area_m2": round(sum(int(p["obscured"][0]) for p in parts) * pixel_m2, 1),
+                     "clouds_detected": bool(clouds),
+                     "masks": [m for m in (spec.mask_before, spec.mask_after) if m]},
         "patches": len(frame),
         "dates": {k: _iso(v) for k, v in dates.items()},
         "timings": {k: round(v, 3) for k, v in timings.items()},
     }
     return frame
+
+
+def _obscured_polygons(tiles, parts, shape, transform, crs, cell) -> gpd.GeoSeries:
+    """Cells (``cell`` pixels square) at least half obscured, as polygons."""
+    from affine import Affine
+    from rasterio import features
+
+    grid = np.zeros((-(-shape[0] // cell), -(-shape[1] // cell)), np.float32)
+    for tile, part in zip(tiles, parts):
+        cells = part.get("obscured_cells")
+        if cells is None:
+            continue
+        r0, c0 = int(tile.core.row_off) // cell, int(tile.core.col_off) // cell
+        grid[r0: r0 + cells.shape[0], c0: c0 + cells.shape[1]] = cells
+    covered = (grid >= 0.5).astype(np.uint8)
+    geoms = [shapely.geometry.shape(g) for g, _ in features.shapes(
+        covered, mask=covered > 0, transform=transform * Affine.scale(cell))]
+    return gpd.GeoSeries(geoms, crs=crs)
 
 
 def _pixel_area_m2(transform, shape, crs, acrs) -> float:
@@ -411,14 +455,37 @@ def read_patches(path) -> gpd.GeoDataFrame:
     return frame
 
 
-def write_patches(frame: gpd.GeoDataFrame, path, *, overwrite: bool = False) -> Path:
-    """Write patches to a GeoPackage (layer ``patches``) atomically."""
+def write_patches(frame: gpd.GeoDataFrame, path, *, overwrite: bool = False, obscured=None) -> Path:
+    """Write patches to a GeoPackage (layer ``patches``) atomically.
+
+    ``obscured`` (polygons of cloud, shadow and masked areas) goes to a second
+    layer, ``obscured``.
+    """
     path = check_output(path, overwrite=overwrite)
     with atomic_path(path) as tmp:
         out = frame.copy()
         out.attrs = {}
         out.to_file(tmp, layer="patches", driver="GPKG", engine="pyogrio")
+        if obscured is not None and len(obscured):
+            gpd.GeoDataFrame({"kind": ["obscured"] * len(obscured)}, geometry=obscured.values,
+                             crs=obscured.crs).to_file(tmp, layer="obscured", driver="GPKG",
+                                                       engine="pyogrio")
     return path
+
+
+def _obscured_by_township(obscured, layers, overrides) -> dict:
+    """Obscured area (m²) per township: a patch may be hidden there."""
+    if obscured is None or not len(obscured):
+        return {}
+    paths = find_layers(layers, overrides)
+    if "townships" not in paths:
+        return {"(all)": round(float(obscured.area.sum()), 1)}
+    lon = 114.0
+    acrs = area_crs(obscured.crs, lon) if not CRS.from_user_input(obscured.crs).is_projected else obscured.crs
+    towns, _ = read_layer(paths["townships"], acrs, name="townships")
+    names = _feature_names(towns, TOWNSHIP_NAME_FIELDS)
+    ov = layer_overlap(towns.geometry.to_numpy(), obscured.to_crs(acrs).to_numpy())
+    return {str(n): round(float(a), 1) for n, a in zip(names, ov.area) if a > 0}
 
 
 def deliver(
@@ -486,10 +553,11 @@ def deliver(
     if before is not None and after is not None:
         chip_paths = make_chips(judged, before, after, output / "chips", bands=bands) if chips else {}
         written["chips"] = output / "chips"
+        info = judged.attrs.get("weipian", {})
         written["report"] = write_report(judged, stats, output / "report.html", before=before,
                                          after=after, chips=chip_paths,
                                          chart_png=written["townships_png"],
-                                         run_info=judged.attrs.get("weipian", {}).get("dates"))
+                                         run_info=info.get("dates"), obscured=info.get("obscured"))
     return written
 
 
@@ -579,7 +647,11 @@ def run(
                    min_share=min_share, end_date_field=end_date_field, batch=batch)
     t2 = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
-    write_patches(judged, targets[0], overwrite=True)
+    obscured = found.attrs.get("obscured")
+    obscured_towns = _obscured_by_township(obscured, layers, overrides)
+    judged.attrs["weipian"]["obscured"] = {**judged.attrs["weipian"].get("obscured", {}),
+                                           "by_township_m2": obscured_towns}
+    write_patches(judged, targets[0], overwrite=True, obscured=obscured)
     deliverables = deliver(judged, output, before=before, after=after, bands=bands,
                            encoding=encoding, route=route, line=line, strict_line=strict_line,
                            chips=chips)
