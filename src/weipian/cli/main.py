@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 
@@ -30,6 +31,9 @@ class WeipianGroup(click.Group):
 @click.pass_context
 def main(ctx, verbose, quiet):
     """weipian: find, outline and judge new construction between two epochs (卫片执法)."""
+    # GDAL's block cache defaults to 5 % of RAM; windows are read about once,
+    # so a modest cache keeps memory bounded by the window size.
+    os.environ.setdefault("GDAL_CACHEMAX", "256")
     level = logging.ERROR if quiet else max(10, 30 - 10 * verbose)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = {"verbosity": verbose, "quiet": quiet}
