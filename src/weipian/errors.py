@@ -18,6 +18,7 @@ __all__ = [
     "LayerError",
     "FieldError",
     "DateError",
+    "OutputError",
     "OutputExistsError",
     "WeipianWarning",
 ]
@@ -57,6 +58,10 @@ class FieldError(LayerError):
 
 class DateError(WeipianError, ValueError):
     """A date cannot be parsed or is missing where it is needed."""
+
+
+class OutputError(WeipianError, OSError):
+    """An output cannot be written (folder not writable, disk full)."""
 
 
 class OutputExistsError(WeipianError, FileExistsError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import re
 import tempfile
@@ -27,8 +28,10 @@ from .errors import (
     DateError,
     InputFileError,
     NoOverlapError,
+    OutputError,
     OutputExistsError,
     RasterError,
+    WeipianError,
 )
 
 __all__ = [
@@ -176,8 +179,15 @@ def _valid_of(data: np.ndarray, nodata, *, floating: bool = True) -> np.ndarray:
     return valid
 
 
-def read_epoch(path, *, bands=None) -> tuple[rasterio.DatasetReader, dict]:
+def read_epoch(path, *, bands=None, crs=None) -> tuple[rasterio.DatasetReader, dict]:
     """Open a raster and resolve its band roles (nothing read yet).
+
+    Parameters
+    ----------
+    path : str or Path
+    bands : str, optional
+    crs : CRS-like, optional
+        CRS to assume when the file has none (``--crs``).
 
     Returns
     -------
@@ -185,12 +195,21 @@ def read_epoch(path, *, bands=None) -> tuple[rasterio.DatasetReader, dict]:
     roles : dict
     """
     src = _open(path)
-    if src.crs is None:
+    if src.crs is None and crs is None:
         src.close()
         raise CRSMissingError(
-            f"{path}: the raster has no CRS; assign one with "
-            "`gdal_edit.py -a_srs EPSG:4547` (or the zone it is in)"
+            f"{path}: the raster has no CRS; pass --crs EPSG:4547 (the zone it is in) "
+            "or assign one with `gdal_edit.py -a_srs`"
         )
+    if src.crs is None:
+        from rasterio.errors import CRSError
+        from rasterio.vrt import WarpedVRT
+
+        try:
+            src = WarpedVRT(src, src_crs=CRS.from_user_input(crs), crs=CRS.from_user_input(crs),
+                            transform=src.transform, width=src.width, height=src.height)
+        except CRSError:
+            raise CRSMissingError(f"--crs {crs!r} is not a CRS; give e.g. EPSG:4547") from None
     try:
         roles = resolve_band_roles(src.count, bands=bands, descriptions=src.descriptions,
                                    source=str(path))
@@ -212,6 +231,10 @@ class PairSpec:
     mask_before, mask_after : str or None
         User masks of pixels to leave out (clouds, haze, known works): a
         raster (non-zero = masked) or a polygon layer.
+    crs : str or None
+        CRS assumed for epochs whose files have none.
+    min_overlap : float
+        Smallest share of the before image the after image must cover.
     """
 
     before: str
@@ -220,6 +243,8 @@ class PairSpec:
     after_bands: str | None = None
     mask_before: str | None = None
     mask_after: str | None = None
+    crs: str | None = None
+    min_overlap: float = 0.5
 
 
 class PairReader:
@@ -253,9 +278,10 @@ class PairReader:
         from rasterio.vrt import WarpedVRT
 
         self.spec = spec
-        self._src_b, roles_b = read_epoch(spec.before, bands=spec.bands)
+        self._src_b, roles_b = read_epoch(spec.before, bands=spec.bands, crs=spec.crs)
         try:
-            self._src_a, roles_a = read_epoch(spec.after, bands=spec.after_bands or spec.bands)
+            self._src_a, roles_a = read_epoch(spec.after, bands=spec.after_bands or spec.bands,
+                                              crs=spec.crs)
         except Exception:
             self._src_b.close()
             raise
@@ -275,6 +301,15 @@ class PairReader:
             self.close()
             raise NoOverlapError(
                 f"{spec.after}: does not overlap {spec.before}; the epochs must cover the same area"
+            )
+        inter = ((min(bounds_a[2], bb.right) - max(bounds_a[0], bb.left))
+                 * (min(bounds_a[3], bb.top) - max(bounds_a[1], bb.bottom)))
+        share = inter / ((bb.right - bb.left) * (bb.top - bb.bottom))
+        if share < spec.min_overlap:
+            self.close()
+            raise NoOverlapError(
+                f"{spec.after}: covers only {share:.0%} of {spec.before} (less than --min-overlap "
+                f"{spec.min_overlap:.0%}); check the pair or lower --min-overlap"
             )
         same_grid = a.crs == b.crs and a.transform.almost_equals(b.transform) and a.shape == b.shape
         self._float_b = np.issubdtype(np.dtype(b.dtypes[0]), np.floating)
@@ -425,8 +460,11 @@ def check_output(path, *, overwrite: bool) -> Path:
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path}: already exists; pass --overwrite to replace it")
     parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise InputFileError(f"{parent}: the output folder is not writable; choose another with -o")
+    for folder in [parent, *parent.parents]:
+        if folder.exists():
+            if not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise OutputError(f"{folder}: the output folder is not writable; choose another with -o")
+            break
     return path
 
 
@@ -437,13 +475,23 @@ def atomic_path(path):
     A crash leaves the previous file (or none), never a half-written one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path.parent}: the output folder cannot be made ({exc.strerror}); "
+                          "choose another -o") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     os.unlink(tmp)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise OutputError(f"{path}: the disk is full; free space or write elsewhere with -o") from None
+        if isinstance(exc, WeipianError):
+            raise
+        raise OutputError(f"{path}: cannot be written ({exc.strerror or exc}); choose another -o") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

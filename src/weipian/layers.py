@@ -145,7 +145,35 @@ def _polygonal(geom):
     return None
 
 
-def read_layer(path, crs, *, name: str, bbox=None) -> tuple[gpd.GeoDataFrame, LayerInfo]:
+def _dbf_encoding(path: Path) -> str | None:
+    """Encoding of a Shapefile's attributes when it has no ``.cpg``: UTF-8, else GBK.
+
+    Chinese Shapefiles without ``.cpg`` are nearly always GBK (older ArcGIS);
+    GDAL would read them as Latin-1 and garble every name.
+    """
+    if path.suffix.lower() != ".shp" or any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+        return None
+    dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
+    if dbf is None:
+        return None
+    raw = dbf.read_bytes()
+    header = int.from_bytes(raw[8:10], "little") if len(raw) > 10 else 0
+    records = raw[header:]
+    if all(b < 0x80 for b in records):
+        return None
+    try:
+        records.decode("utf-8")
+        return "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        records.decode("gbk")
+        return "GBK"
+    except UnicodeDecodeError:
+        return None
+
+
+def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.GeoDataFrame, LayerInfo]:
     """Read one reference layer in ``crs``, with repaired polygon geometries.
 
     Parameters
@@ -158,6 +186,8 @@ def read_layer(path, crs, *, name: str, bbox=None) -> tuple[gpd.GeoDataFrame, La
     bbox : tuple, optional
         ``(minx, miny, maxx, maxy)`` in ``crs``; only features intersecting it
         are read.
+    layer_crs : CRS-like, optional
+        CRS to assume when the layer has none (a Shapefile without ``.prj``).
 
     Returns
     -------
@@ -178,21 +208,28 @@ def read_layer(path, crs, *, name: str, bbox=None) -> tuple[gpd.GeoDataFrame, La
             f"{path}: not a readable vector layer ({str(exc).splitlines()[0][:120]}); "
             "give a GeoPackage, Shapefile or GeoJSON"
         ) from None
-    if not meta.get("crs"):
+    source_crs = meta.get("crs") or layer_crs
+    if not source_crs:
         raise CRSMissingError(
-            f"{path}: the {name} layer has no CRS (missing .prj?); add one, e.g. "
-            "`ogr2ogr -a_srs EPSG:4547 fixed.gpkg " + path.name + "`"
+            f"{path}: the {name} layer has no CRS (missing .prj?); pass --layer-crs EPSG:4547 "
+            "(the CRS it is in) or add a .prj"
         )
     read_bbox = None
     if bbox is not None:
         from pyproj import Transformer
 
-        t = Transformer.from_crs(crs, meta["crs"], always_xy=True)
+        t = Transformer.from_crs(crs, source_crs, always_xy=True)
         read_bbox = t.transform_bounds(*bbox, densify_pts=21)
+    encoding = _dbf_encoding(path)
+    if encoding:
+        info.notes.append(f"attributes read as {encoding} (no .cpg)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        frame = gpd.read_file(path, engine="pyogrio", bbox=read_bbox)
-    info.source_crs = str(meta["crs"])
+        frame = gpd.read_file(path, engine="pyogrio", bbox=read_bbox,
+                              **({"encoding": encoding} if encoding else {}))
+    if frame.crs is None:
+        frame = frame.set_crs(source_crs)
+    info.source_crs = str(source_crs)
     geom_types = set(frame.geom_type.dropna().unique())
     if frame.empty:
         info.notes.append("empty layer")

@@ -149,9 +149,14 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
     centre = Window((width - w) // 2, (height - h) // 2, w, h)
     tiles = sample_tiles(height, width)
     # All reads at once, on threads (GDAL releases the GIL while decoding).
-    reads = dask.compute(*[dask.delayed(read_window)(reader.spec, win)
-                           for win in [centre] + [t.read for t in tiles]],
-                         scheduler="threads", num_workers=workers)
+    from .parallel import close_readers
+
+    try:
+        reads = dask.compute(*[dask.delayed(read_window)(reader.spec, win)
+                               for win in [centre] + [t.read for t in tiles]],
+                             scheduler="threads", num_workers=workers)
+    finally:
+        close_readers(reader.spec)
     b, a, v = reads[0]
     shift = estimate_shift(b, a, valid=v) if v.any() else (0.0, 0.0)
 

@@ -20,22 +20,31 @@ from pathlib import Path
 from .errors import WeipianError
 from .io import PairReader, PairSpec, atomic_path
 
-__all__ = ["run_tiles", "resolve_scheduler", "WorkFolder"]
+__all__ = ["run_tiles", "resolve_scheduler", "WorkFolder", "read_window", "close_readers"]
 
-_local = threading.local()
-_MAX_OPEN_PAIRS = 4
+_readers: dict = {}
+_readers_lock = threading.Lock()
 
 
 def _reader_for(spec: PairSpec) -> PairReader:
-    """One open reader per thread (and so per process) and pair."""
-    cache = getattr(_local, "readers", None)
-    if cache is None:
-        cache = _local.readers = {}
-    if spec not in cache:
-        while len(cache) >= _MAX_OPEN_PAIRS:  # batches of many pairs: close the oldest
-            cache.pop(next(iter(cache))).close()
-        cache[spec] = PairReader(spec)
-    return cache[spec]
+    """One open reader per thread and pair (GDAL datasets are not shared between threads)."""
+    key = (threading.get_ident(), spec)
+    with _readers_lock:
+        reader = _readers.get(key)
+    if reader is None:
+        reader = PairReader(spec)
+        with _readers_lock:
+            _readers[key] = reader
+    return reader
+
+
+def close_readers(spec: PairSpec | None = None) -> None:
+    """Close the readers this process opened for ``spec`` (all pairs when None)."""
+    with _readers_lock:
+        keys = [k for k in _readers if spec is None or k[1] == spec]
+        readers = [_readers.pop(k) for k in keys]
+    for reader in readers:
+        reader.close()
 
 
 def read_window(spec: PairSpec, window):
@@ -184,4 +193,5 @@ def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=Non
                 results[k] = value
     finally:
         bar.close()
+        close_readers(spec)  # local threads and processes' results are in; release the files
     return results

@@ -22,7 +22,7 @@ from pyproj import CRS, Transformer
 from . import __version__
 from .change import ChangeParams
 from .classify import LABELS_ZH, classify
-from .errors import DateError, InputFileError, LayerError
+from .errors import DateError, InputFileError, LayerError, WeipianError
 from .io import atomic_path, check_output, parse_date
 from .layers import (
     NAME_FIELDS,
@@ -96,6 +96,8 @@ def detect(
     clouds: bool = True,
     mask_before=None,
     mask_after=None,
+    crs=None,
+    min_overlap: float = 0.5,
 ) -> gpd.GeoDataFrame:
     """Find patches of new construction between two epochs.
 
@@ -137,6 +139,10 @@ def detect(
     mask_before, mask_after : str or Path, optional
         Users' masks of pixels to leave out: a raster (non-zero = masked) or a
         polygon layer.
+    crs : str, optional
+        CRS to assume for epochs whose files have none.
+    min_overlap : float
+        Smallest share of the before image the after image must cover.
 
     Returns
     -------
@@ -158,10 +164,18 @@ def detect(
     from .parallel import WorkFolder, run_tiles
     from .windows import HALO, tile_windows
 
+    from .parallel import resolve_scheduler
+
     params = params or ChangeParams()
+    resolve_scheduler(scheduler)  # a wrong name fails before anything is read or written
+    dates = {
+        "before": parse_date(before_date, source="--before-date") if before_date else None,
+        "after": parse_date(after_date, source="--after-date") if after_date else None,
+    }
     timings = {}
     spec = PairSpec(str(before), str(after), bands, None,
-                    str(mask_before) if mask_before else None, str(mask_after) if mask_after else None)
+                    str(mask_before) if mask_before else None, str(mask_after) if mask_after else None,
+                    str(crs) if crs else None, float(min_overlap))
     if window_size:
         window_size = max(4 * CELL, int(window_size) // CELL * CELL)
     t0 = time.perf_counter()
@@ -169,37 +183,39 @@ def detect(
     fingerprint = {"spec": spec.__dict__, "params": params.__dict__, "target": str(target),
                    "min_area": min_area, "window_size": window_size, "clouds": clouds,
                    "version": __version__}
-    with PairReader(spec) as reader:
-        shape, transform, crs, roles, tag_dates = (reader.shape, reader.transform, reader.crs,
-                                                   reader.roles, reader.dates)
-        if work is not None:  # only once the inputs have opened: bad input leaves nothing
-            work.bind(fingerprint, resume=resume)
-        stored = work.load("model") if (work is not None and resume) else None
-        res_m = math.sqrt(abs(transform.a * transform.e)) if crs.is_projected else 1.0
-        model = (PairModel.from_dict(stored) if stored
-                 else estimate_pair_model(reader, params, workers=workers,
-                                          clouds=CloudParams() if clouds else None,
-                                          resolution_m=res_m))
-    if work is not None:
-        work.save("model", model.to_dict())
-    timings["model_s"] = time.perf_counter() - t0
-    dates = {
-        "before": parse_date(before_date, source="--before-date") if before_date else tag_dates["before"],
-        "after": parse_date(after_date, source="--after-date") if after_date else tag_dates["after"],
-    }
+    try:
+        with PairReader(spec) as reader:
+            shape, transform, crs, roles, tag_dates = (reader.shape, reader.transform, reader.crs,
+                                                       reader.roles, reader.dates)
+            if work is not None:  # only once the inputs have opened: bad input leaves nothing
+                work.bind(fingerprint, resume=resume)
+            stored = work.load("model") if (work is not None and resume) else None
+            res_m = math.sqrt(abs(transform.a * transform.e)) if crs.is_projected else 1.0
+            model = (PairModel.from_dict(stored) if stored
+                     else estimate_pair_model(reader, params, workers=workers,
+                                              clouds=CloudParams() if clouds else None,
+                                              resolution_m=res_m))
+        if work is not None:
+            work.save("model", model.to_dict())
+        timings["model_s"] = time.perf_counter() - t0
+        dates = {k: v or tag_dates[k] for k, v in dates.items()}
 
-    t0 = time.perf_counter()
-    acrs = area_crs(crs, _scene_lon(transform, shape, crs))
-    pixel_m2 = _pixel_area_m2(transform, shape, crs, acrs)
-    min_pixels = max(1, int(math.floor(min_area / pixel_m2)))
-    res_m = math.sqrt(pixel_m2)
-    masks = MaskSettings(clouds=CloudParams() if clouds else None, resolution_m=res_m)
-    halo = HALO + (CloudParams().reach(res_m) if clouds else 0)
-    tiles = tile_windows(shape[0], shape[1], window_size, halo=halo)
-    parts = run_tiles(spec, tiles, model, target=target, params=params, min_pixels=min_pixels,
-                      workers=workers, scheduler=scheduler, work=work, progress=progress,
-                      masks=masks)
-    timings["tiles_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        acrs = area_crs(crs, _scene_lon(transform, shape, crs))
+        pixel_m2 = _pixel_area_m2(transform, shape, crs, acrs)
+        min_pixels = max(1, int(math.floor(min_area / pixel_m2)))
+        res_m = math.sqrt(pixel_m2)
+        masks = MaskSettings(clouds=CloudParams() if clouds else None, resolution_m=res_m)
+        halo = HALO + (CloudParams().reach(res_m) if clouds else 0)
+        tiles = tile_windows(shape[0], shape[1], window_size, halo=halo)
+        parts = run_tiles(spec, tiles, model, target=target, params=params, min_pixels=min_pixels,
+                          workers=workers, scheduler=scheduler, work=work, progress=progress,
+                          masks=masks)
+        timings["tiles_s"] = time.perf_counter() - t0
+    except WeipianError:
+        if work is not None and not resume:  # bad input: leave nothing behind
+            work.clear()
+        raise
 
     t0 = time.perf_counter()
     table = assemble_pieces(parts, min_pixels=min_pixels)
@@ -293,6 +309,7 @@ def judge(
     min_share: float = 0.5,
     end_date_field: str = "end_date",
     batch: str | None = None,
+    layer_crs=None,
 ) -> gpd.GeoDataFrame:
     """Overlay patches with the reference layers and label them.
 
@@ -315,6 +332,8 @@ def judge(
     batch : str, optional
         Batch name in the patch ids; defaults to the after date's quarter
         (``2024Q2``).
+    layer_crs : str, optional
+        CRS to assume for layers without one (Shapefiles without ``.prj``).
 
     Returns
     -------
@@ -361,7 +380,7 @@ def judge(
         table[f"{name}_name"] = np.full(len(frame), "", dtype=object)
         if name not in paths or bbox is None:
             continue
-        layer, li = read_layer(paths[name], acrs, name=name, bbox=bbox)
+        layer, li = read_layer(paths[name], acrs, name=name, bbox=bbox, layer_crs=layer_crs)
         info[name] = li.__dict__
         ov = layer_overlap(geoms, layer.geometry.to_numpy())
         table[f"{name}_m2"] = ov.area
@@ -380,7 +399,8 @@ def judge(
         table[f"temporary_{status}_end"] = np.full(len(frame), "", dtype=object)
     table["temporary_m2"] = np.zeros(len(frame))
     if "temporary" in paths and bbox is not None:
-        layer, li = read_layer(paths["temporary"], acrs, name="temporary", bbox=bbox)
+        layer, li = read_layer(paths["temporary"], acrs, name="temporary", bbox=bbox,
+                               layer_crs=layer_crs)
         info["temporary"] = li.__dict__
         ends = dates_column(layer, end_date_field, path=paths["temporary"], parse=parse_date)
         valid = np.array([e is None or e >= after for e in ends], bool)
@@ -473,7 +493,7 @@ def write_patches(frame: gpd.GeoDataFrame, path, *, overwrite: bool = False, obs
     return path
 
 
-def _obscured_by_township(obscured, layers, overrides) -> dict:
+def _obscured_by_township(obscured, layers, overrides, layer_crs=None) -> dict:
     """Obscured area (m²) per township: a patch may be hidden there."""
     if obscured is None or not len(obscured):
         return {}
@@ -482,7 +502,7 @@ def _obscured_by_township(obscured, layers, overrides) -> dict:
         return {"(all)": round(float(obscured.area.sum()), 1)}
     lon = 114.0
     acrs = area_crs(obscured.crs, lon) if not CRS.from_user_input(obscured.crs).is_projected else obscured.crs
-    towns, _ = read_layer(paths["townships"], acrs, name="townships")
+    towns, _ = read_layer(paths["townships"], acrs, name="townships", layer_crs=layer_crs)
     names = _feature_names(towns, TOWNSHIP_NAME_FIELDS)
     ov = layer_overlap(towns.geometry.to_numpy(), obscured.to_crs(acrs).to_numpy())
     return {str(n): round(float(a), 1) for n, a in zip(names, ov.area) if a > 0}
@@ -598,6 +618,12 @@ def run(
     line: float = 0.15,
     strict_line: float | None = 0.08,
     chips: bool = True,
+    clouds: bool = True,
+    mask_before=None,
+    mask_after=None,
+    crs=None,
+    layer_crs=None,
+    min_overlap: float = 0.5,
 ) -> gpd.GeoDataFrame:
     """Detect, judge and write a batch.
 
@@ -624,6 +650,10 @@ def run(
         ``OUTDIR/.weipian-work`` until the run completes).
     encoding, route, line, strict_line, chips
         As for :func:`deliver`.
+    clouds, mask_before, mask_after, crs, min_overlap
+        As for :func:`detect`.
+    layer_crs
+        As for :func:`judge`.
 
     Returns
     -------
@@ -637,18 +667,44 @@ def run(
     for t in targets:
         check_output(t, overwrite=overwrite or resume)
     work = output / ".weipian-work"
+    created = not output.exists()
+    try:
+        return _run(before, after, output=output, targets=targets, work=work, layers=layers,
+                    overrides=overrides, bands=bands, min_area=min_area, target=target,
+                    after_date=after_date, before_date=before_date, min_share=min_share,
+                    end_date_field=end_date_field, batch=batch, params=params,
+                    window_size=window_size, workers=workers, scheduler=scheduler, resume=resume,
+                    progress=progress, encoding=encoding, route=route, line=line,
+                    strict_line=strict_line, chips=chips, clouds=clouds, mask_before=mask_before,
+                    mask_after=mask_after, crs=crs, layer_crs=layer_crs, min_overlap=min_overlap)
+    except WeipianError:
+        if not resume:
+            WorkFolder(work).clear()
+            if created and output.exists() and not any(output.iterdir()):
+                output.rmdir()
+        raise
+
+
+def _run(before, after, *, output, targets, work, layers, overrides, bands, min_area, target,
+         after_date, before_date, min_share, end_date_field, batch, params, window_size, workers,
+         scheduler, resume, progress, encoding, route, line, strict_line, chips, clouds,
+         mask_before, mask_after, crs, layer_crs, min_overlap):
+    from .parallel import WorkFolder
+
     t0 = time.perf_counter()
     found = detect(before, after, bands=bands, min_area=min_area, target=target, params=params,
                    before_date=before_date, after_date=after_date, window_size=window_size,
                    workers=workers, scheduler=scheduler, work_dir=work, resume=resume,
-                   progress=progress)
+                   progress=progress, clouds=clouds, mask_before=mask_before,
+                   mask_after=mask_after, crs=crs, min_overlap=min_overlap)
     t1 = time.perf_counter()
     judged = judge(found, layers=layers, overrides=overrides, after_date=after_date,
-                   min_share=min_share, end_date_field=end_date_field, batch=batch)
+                   min_share=min_share, end_date_field=end_date_field, batch=batch,
+                   layer_crs=layer_crs)
     t2 = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
     obscured = found.attrs.get("obscured")
-    obscured_towns = _obscured_by_township(obscured, layers, overrides)
+    obscured_towns = _obscured_by_township(obscured, layers, overrides, layer_crs)
     judged.attrs["weipian"]["obscured"] = {**judged.attrs["weipian"].get("obscured", {}),
                                            "by_township_m2": obscured_towns}
     write_patches(judged, targets[0], overwrite=True, obscured=obscured)

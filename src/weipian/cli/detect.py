@@ -8,6 +8,7 @@ from .options import (
     after_date_opt,
     bands_opt,
     before_date_opt,
+    input_opts,
     min_area_opt,
     overwrite_opt,
     parallel_opts,
@@ -26,10 +27,12 @@ from .options import (
 @before_date_opt
 @after_date_opt
 @parallel_opts
+@input_opts
 @overwrite_opt
 @click.pass_context
 def detect_cmd(ctx, before, after, output, bands, min_area, target, before_date, after_date,
-               window_size, workers, scheduler, resume, overwrite):
+               window_size, workers, scheduler, resume, crs, min_overlap, clouds, mask_before,
+               mask_after, overwrite):
     """Find patches of new construction between BEFORE and AFTER."""
     from pathlib import Path
 
@@ -42,7 +45,8 @@ def detect_cmd(ctx, before, after, output, bands, min_area, target, before_date,
     frame = detect(before, after, bands=bands, min_area=min_area, target=target,
                    before_date=before_date, after_date=after_date, window_size=window_size,
                    workers=workers, scheduler=scheduler, work_dir=work, resume=resume,
-                   progress=show_progress(ctx))
+                   progress=show_progress(ctx), crs=crs, min_overlap=min_overlap, clouds=clouds,
+                   mask_before=mask_before, mask_after=mask_after)
     write_patches(frame, output, overwrite=True)
     WorkFolder(work).clear()
     info = frame.attrs["weipian"]

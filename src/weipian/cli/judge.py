@@ -8,6 +8,7 @@ from .options import (
     after_date_opt,
     batch_opt,
     end_date_field_opt,
+    layer_crs_opt,
     layer_override_opts,
     layers_opt,
     min_share_opt,
@@ -25,16 +26,18 @@ from .options import (
 @min_share_opt
 @end_date_field_opt
 @batch_opt
+@layer_crs_opt
 @overwrite_opt
-def judge_cmd(patches, layers_dir, output, after_date, min_share, end_date_field, batch, overwrite,
-              **kwargs):
+def judge_cmd(patches, layers_dir, output, after_date, min_share, end_date_field, batch, layer_crs,
+              overwrite, **kwargs):
     """Overlay PATCHES with the reference layers and label each one."""
     from ..io import check_output
     from ..tools import judge, write_patches
 
     check_output(output, overwrite=overwrite)
     frame = judge(patches, layers=layers_dir, overrides=overrides_from(kwargs), after_date=after_date,
-                  min_share=min_share, end_date_field=end_date_field, batch=batch)
+                  min_share=min_share, end_date_field=end_date_field, batch=batch,
+                  layer_crs=layer_crs)
     write_patches(frame, output, overwrite=overwrite)
     counts = frame["label"].value_counts().to_dict()
     click.echo(f"{len(frame)} patches judged into {output}: "

@@ -123,3 +123,24 @@ def delivery_opts(func):
     for opt in (chips_opt, strict_line_opt, line_opt, encoding_opt, route_opt):
         func = opt(func)
     return func
+
+crs_opt = click.option("--crs", default=None, metavar="CRS",
+                       help="CRS to assume for epochs whose files have none (e.g. EPSG:4547).")
+layer_crs_opt = click.option("--layer-crs", default=None, metavar="CRS",
+                             help="CRS to assume for layers without one (Shapefiles without .prj).")
+min_overlap_opt = click.option("--min-overlap", type=click.FloatRange(0, 1), default=0.5,
+                               show_default=True,
+                               help="Smallest share of the before image the after image must cover.")
+clouds_opt = click.option("--clouds/--no-clouds", default=True, show_default=True,
+                          help="Detect clouds and shadows in both epochs and leave them out.")
+mask_before_opt = click.option("--mask-before", type=click.Path(), default=None,
+                               help="Pixels to leave out in the before epoch: raster (non-zero) or polygons.")
+mask_after_opt = click.option("--mask-after", type=click.Path(), default=None,
+                              help="Pixels to leave out in the after epoch: raster (non-zero) or polygons.")
+
+
+def input_opts(func):
+    """Add ``--crs``, ``--min-overlap``, ``--clouds``, ``--mask-before``, ``--mask-after``."""
+    for opt in (mask_after_opt, mask_before_opt, clouds_opt, min_overlap_opt, crs_opt):
+        func = opt(func)
+    return func

@@ -10,6 +10,8 @@ from .options import (
     batch_opt,
     before_date_opt,
     delivery_opts,
+    input_opts,
+    layer_crs_opt,
     end_date_field_opt,
     layer_override_opts,
     layers_opt,
@@ -39,11 +41,14 @@ from .options import (
 @batch_opt
 @parallel_opts
 @delivery_opts
+@input_opts
+@layer_crs_opt
 @overwrite_opt
 @click.pass_context
 def run_cmd(ctx, before, after, layers_dir, output, bands, min_area, target, before_date,
             after_date, min_share, end_date_field, batch, window_size, workers, scheduler, resume,
-            route, encoding, line, strict_line, chips, overwrite, **kwargs):
+            route, encoding, line, strict_line, chips, crs, min_overlap, clouds, mask_before,
+            mask_after, layer_crs, overwrite, **kwargs):
     """Detect, judge and deliver: patches.gpkg, lists, chips, report.html, run.json in OUTDIR."""
     from ..tools import run
 
@@ -52,7 +57,9 @@ def run_cmd(ctx, before, after, layers_dir, output, bands, min_area, target, bef
                 after_date=after_date, min_share=min_share, end_date_field=end_date_field,
                 batch=batch, overwrite=overwrite, window_size=window_size, workers=workers,
                 scheduler=scheduler, resume=resume, progress=show_progress(ctx), route=route,
-                encoding=encoding, line=line, strict_line=strict_line, chips=chips)
+                encoding=encoding, line=line, strict_line=strict_line, chips=chips, crs=crs,
+                min_overlap=min_overlap, clouds=clouds, mask_before=mask_before,
+                mask_after=mask_after, layer_crs=layer_crs)
     counts = frame["label"].value_counts().to_dict()
     click.echo(f"{len(frame)} patches written to {output}: "
                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
