@@ -196,3 +196,32 @@ def test_export_command(runner, small_batch, tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / "patches.cpg").read_text() == "GBK"
     assert (out / "patches.xlsx").exists() and not (out / "report.html").exists()
+
+
+def test_settings_file_is_data(runner, small_batch, tmp_path):
+    cfg = tmp_path / "settings.toml"
+    cfg.write_text('min_area = 400.0\nbatch = "__import__(\'os\').system(\'touch pwned\')"\n'
+                   '[detect]\nwindow_size = 128\n', encoding="utf-8")
+    out = tmp_path / "p.gpkg"
+    result = runner.invoke(main, ["--config", str(cfg), "detect", str(small_batch["before"]),
+                                  str(small_batch["after"]), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert gpd.read_file(out).area_m2.min() >= 400
+    judged = tmp_path / "j.gpkg"
+    result = runner.invoke(main, ["--config", str(cfg), "judge", str(out), "-o", str(judged)])
+    assert result.exit_code == 0, result.output
+    assert gpd.read_file(judged).patch_id.str.contains("__import__").all()  # a string, never run
+    assert not (tmp_path / "pwned").exists() and not any(p.name == "pwned" for p in tmp_path.parent.iterdir())
+
+
+@pytest.mark.parametrize("text, message", [
+    ("min_area = [", "not valid TOML"),
+    ("mystery = 1", "mystery is not an option of any command"),
+    ("[run]\nwindows = 3", "[run] windows is not an option of weipian run"),
+    ("[deploy]\nx = 1", "[deploy] is not a command"),
+])
+def test_bad_settings_file(runner, tmp_path, text, message):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(text)
+    result = runner.invoke(main, ["--config", str(cfg), "detect", "b.tif", "a.tif", "-o", "x.gpkg"])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

@@ -22,7 +22,7 @@ def delivered(small_batch, tmp_path_factory):
 
 
 def test_one_chip_per_patch(delivered):
-    patches = gpd.read_file(delivered / "patches.gpkg")
+    patches = gpd.read_file(delivered / "patches.gpkg", layer="patches")
     chips = sorted(p.stem for p in (delivered / "chips").glob("*.png"))
     assert chips == sorted(patches.patch_id)
     with Image.open(delivered / "chips" / f"{patches.patch_id[0]}.png") as img:
@@ -50,7 +50,7 @@ def _browser(args, tmp_path):
 
 
 def test_report_in_browser(delivered, tmp_path):
-    patches = gpd.read_file(delivered / "patches.gpkg")
+    patches = gpd.read_file(delivered / "patches.gpkg", layer="patches")
     url = (delivered / "report.html").as_uri()
     dom = _browser(["--dump-dom", url], tmp_path).stdout
     # the script drew one SVG path per patch
@@ -75,7 +75,7 @@ def test_report_works_offline(delivered):
 
 
 def test_hostile_strings_are_escaped(delivered, small_batch, tmp_path):
-    patches = gpd.read_file(delivered / "patches.gpkg")
+    patches = gpd.read_file(delivered / "patches.gpkg", layer="patches")
     patches["township"] = "<script>alert(1)</script>"
     patches["reason"] = '"></path><img src=x onerror=alert(2)>'
     out = write_report(patches, township_stats(patches), tmp_path / "r.html",

@@ -275,7 +275,7 @@ def export_patches(
     frame = frame.copy()
     if route:
         frame.insert(1, "visit_order", route_order(frame))
-    if stats is None and len(frame) and "label" in frame:
+    if stats is None and "xlsx" in formats and len(frame) and "label" in frame:
         stats = township_stats(frame)
     table = _table(frame)
     out = {}

@@ -24,13 +24,67 @@ class WeipianGroup(click.Group):
             ctx.exit(2)
 
 
+def load_settings(path, commands: dict) -> dict:
+    """Read a TOML settings file into click's ``default_map``.
+
+    Top-level keys apply to every command that has the option; a table such as
+    ``[run]`` applies to one command. Keys are option names with ``_`` or
+    ``-`` (``min_area`` or ``min-area``). The file is data: nothing in it is
+    evaluated.
+
+    Raises
+    ------
+    WeipianError
+        If the file cannot be read or parsed, or names an unknown option.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise WeipianError(f"{path}: settings file cannot be read ({exc.strerror}); check --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WeipianError(f"{path}: not valid TOML ({exc}); fix the file") from None
+
+    def params_of(cmd):
+        return {p.name for p in cmd.params if p.name}
+
+    def norm(key):
+        return str(key).replace("-", "_")
+
+    defaults = {name: {} for name in commands}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key not in commands:
+                raise WeipianError(f"{path}: [{key}] is not a command; use one of {', '.join(commands)}")
+            for k, v in value.items():
+                if norm(k) not in params_of(commands[key]):
+                    raise WeipianError(f"{path}: [{key}] {k} is not an option of weipian {key}; "
+                                       f"use one of {', '.join(sorted(params_of(commands[key])))}")
+                defaults[key][norm(k)] = v
+        else:
+            users = [n for n, c in commands.items() if norm(key) in params_of(c)]
+            if not users:
+                raise WeipianError(f"{path}: {key} is not an option of any command; check the name")
+            for n in users:
+                defaults[n].setdefault(norm(key), value)
+    return defaults
+
+
 @click.group(cls=WeipianGroup)
 @click.version_option(__version__, prog_name="weipian")
 @click.option("-v", "--verbose", count=True, help="More log output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--config", type=click.Path(), default=None,
+              help="Settings file (TOML): top-level option defaults, or per-command tables like [run].")
 @click.pass_context
-def main(ctx, verbose, quiet):
+def main(ctx, verbose, quiet, config):
     """weipian: find, outline and judge new construction between two epochs (卫片执法)."""
+    if config:
+        ctx.default_map = load_settings(config, main.commands)
     # GDAL's block cache defaults to 5 % of RAM; windows are read about once,
     # so a modest cache keeps memory bounded by the window size.
     os.environ.setdefault("GDAL_CACHEMAX", "256")
@@ -57,3 +111,7 @@ main.add_command(detect_cmd)
 main.add_command(export_cmd)
 main.add_command(judge_cmd)
 main.add_command(run_cmd)
+
+
+if __name__ == "__main__":
+    main()
