@@ -10,8 +10,6 @@ and denominator alike, as dashboards do for key projects (重点工程).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 

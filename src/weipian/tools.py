@@ -15,7 +15,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
@@ -161,10 +160,8 @@ def detect(
     from .engine import CELL, MaskSettings, assemble_pieces
     from .io import PairReader, PairSpec
     from .model import PairModel, estimate_pair_model
-    from .parallel import WorkFolder, run_tiles
+    from .parallel import WorkFolder, resolve_scheduler, run_tiles
     from .windows import HALO, tile_windows
-
-    from .parallel import resolve_scheduler
 
     params = params or ChangeParams()
     resolve_scheduler(scheduler)  # a wrong name fails before anything is read or written

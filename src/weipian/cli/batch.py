@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from .options import min_area_opt, min_share_opt, overwrite_opt, parallel_opts, show_progress, target_opt
+from .options import (
+    min_area_opt,
+    min_share_opt,
+    overwrite_opt,
+    parallel_opts,
+    show_progress,
+    target_opt,
+)
 
 
 @click.command("batch")
