@@ -110,7 +110,7 @@ def render_chip(rgb: np.ndarray, outline_px: list, *, metres_per_px: float, titl
 
 
 def make_chips(patches, before, after, directory, *, bands=None, margin: float = 0.6,
-               min_size_m: float = 40.0) -> dict[str, Path]:
+               min_size_m: float = 40.0, stretch: dict | None = None) -> dict[str, Path]:
     """Write ``<directory>/<patch_id>.png`` for every patch (before | after side by side).
 
     Parameters
@@ -124,6 +124,8 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
         Context around the patch, as a share of its size.
     min_size_m : float
         Smallest ground extent of a chip, metres.
+    stretch : dict, optional
+        From :func:`epoch_stretch`; computed when not given.
 
     Returns
     -------
@@ -137,7 +139,7 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
     with PairReader(PairSpec(str(before), str(after), bands)) as reader:
-        stretch = epoch_stretch(reader)
+        stretch = stretch or epoch_stretch(reader)
         rgb_idx = [reader.roles[r] for r in ("red", "green", "blue")]
         height, width = reader.shape
         res = abs(reader.transform.a)

@@ -355,6 +355,24 @@ class PairReader:
         after[:, ~valid] = 0
         return before, after, valid
 
+    def read_overview(self, roles, out_shape) -> np.ndarray:
+        """A decimated read of the after epoch on the before grid.
+
+        Parameters
+        ----------
+        roles : sequence of str
+            Band roles to read, e.g. ``("red", "green", "blue")``.
+        out_shape : (int, int)
+            Rows and columns of the overview.
+
+        Returns
+        -------
+        (len(roles), rows, cols) ndarray of float32
+        """
+        source = self._vrt if self._vrt is not None else self._src_a
+        indexes = [self._idx_a[self.roles[r]] for r in roles]
+        return source.read(indexes, out_shape=(len(indexes), *out_shape), out_dtype="float32")
+
     def close(self) -> None:
         """Close the datasets."""
         for m in getattr(self, "_masks", None) or []:

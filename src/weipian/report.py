@@ -44,20 +44,17 @@ def _png_data_uri(path_or_array) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def _overview(after_path, before_path, max_side: int = 1200):
+def _overview(after_path, before_path, max_side: int = 1200, stretch: dict | None = None):
     """Downsampled true-colour overview of the after epoch on the before grid."""
     from .chips import _to_rgb8, epoch_stretch
     from .io import PairReader, PairSpec
 
     with PairReader(PairSpec(str(before_path), str(after_path))) as reader:
-        stretch = epoch_stretch(reader)
+        stretch = stretch or epoch_stretch(reader)
         height, width = reader.shape
         step = max(1, int(np.ceil(max(height, width) / max_side)))
-        rgb_idx = [reader.roles[r] + 1 for r in ("red", "green", "blue")]
-        src = reader._vrt if reader._vrt is not None else reader._src_a
-        out_shape = (3, max(1, height // step), max(1, width // step))
-        data = src.read([reader._idx_a[i - 1] for i in rgb_idx], out_shape=out_shape,
-                        out_dtype="float32")
+        data = reader.read_overview(("red", "green", "blue"),
+                                    (max(1, height // step), max(1, width // step)))
         return _to_rgb8(data, stretch["after"]), reader.transform, step
 
 
@@ -82,7 +79,7 @@ def _json_for_script(value) -> str:
 def write_report(patches, stats, path, *, before, after, chips: dict | None = None,
                  chart_png=None, title: str = "weipian 卫片执法监测报告",
                  run_info: dict | None = None, embed_chips: int = 300,
-                 obscured: dict | None = None) -> Path:
+                 obscured: dict | None = None, stretch: dict | None = None) -> Path:
     """Write the self-contained HTML report.
 
     Parameters
@@ -106,6 +103,8 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         patches; larger batches link ``chips/`` beside the report.
     obscured : dict, optional
         ``area_m2`` and ``by_township_m2`` of clouds, shadows and masks.
+    stretch : dict, optional
+        From :func:`weipian.chips.epoch_stretch`; computed when not given.
 
     Returns
     -------
@@ -113,7 +112,7 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     """
     from .stats import STAT_COLUMNS_ZH
 
-    overview, transform, step = _overview(after, before)
+    overview, transform, step = _overview(after, before, stretch=stretch)
     inv = ~transform
 
     def to_px(x, y):

@@ -568,13 +568,20 @@ def deliver(
             plot_ratio(stats, tmp, line=line, strict_line=strict_line)
     written["townships_png"] = output / "townships.png"
     if before is not None and after is not None:
-        chip_paths = make_chips(judged, before, after, output / "chips", bands=bands) if chips else {}
+        from .chips import epoch_stretch
+        from .io import PairReader, PairSpec
+
+        with PairReader(PairSpec(str(before), str(after), bands)) as reader:
+            stretch = epoch_stretch(reader)  # once, for chips and report alike
+        chip_paths = (make_chips(judged, before, after, output / "chips", bands=bands,
+                                 stretch=stretch) if chips else {})
         written["chips"] = output / "chips"
         info = judged.attrs.get("weipian", {})
         written["report"] = write_report(judged, stats, output / "report.html", before=before,
                                          after=after, chips=chip_paths,
                                          chart_png=written["townships_png"],
-                                         run_info=info.get("dates"), obscured=info.get("obscured"))
+                                         run_info=info.get("dates"), obscured=info.get("obscured"),
+                                         stretch=stretch)
     return written
 
 
