@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-sample_data/.stamp: $(STAMP) src/weipian/data.py
-	$(PY) -m weipian.data sample_data
+sample_data/.stamp: $(STAMP) src/weipian/testing/scenes.py
+	$(PY) -m weipian.testing.scenes sample_data
 	touch sample_data/.stamp
 
 sample: sample_data/.stamp

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/accuracy.py [--size 3000] [--seeds 101,202,303] [--rgb]
 
-Scenes come from :func:`weipian.data.generate_scene` with seeds that no test
+Scenes come from :func:`weipian.testing.scenes.generate_scene` with seeds that no test
 uses. For each scene it prints object recall (a truth structure is found when
 patches cover >= 30 % of it), object precision (a patch is true when >= 30 %
 of it is truth), pixel F1, and label accuracy among found structures; then
@@ -22,10 +22,10 @@ import numpy as np
 import rasterio
 
 import weipian
-from weipian.change import cva_otsu
-from weipian.data import generate_scene, write_scene
-from weipian.evaluate import object_scores, pixel_scores
-from weipian.patches import label_patches, patch_table
+from weipian.raster.difference import cva_otsu
+from weipian.testing.scenes import generate_scene, write_scene
+from weipian.testing.scores import object_scores, pixel_scores
+from weipian.patches import mask_to_patches
 from rasterio import features
 
 
@@ -61,10 +61,12 @@ def evaluate_scene(size: int, seed: int, rgb: bool, workdir: Path) -> dict:
     ours_px = pixel_scores(mask, scene.truth_mask)
 
     base_mask = cva_otsu(scene.before.astype(np.float32), scene.after.astype(np.float32))
-    labels, n = label_patches(base_mask, min_pixels=50)
-    table = patch_table(labels, n, transform=scene.transform)
+    table = mask_to_patches(base_mask, transform=scene.transform, min_pixels=50)
+    n = len(table["geometry"])
+    kept = features.rasterize(table["geometry"], out_shape=(size, size), transform=scene.transform,
+                              dtype="uint8").astype(bool) if n else np.zeros((size, size), bool)
     base = object_scores(table["geometry"], truth.geometry.values)
-    base_px = pixel_scores(labels > 0, scene.truth_mask)
+    base_px = pixel_scores(kept, scene.truth_mask)
     return dict(seed=seed, structures=len(truth), patches=len(judged), seconds=seconds,
                 recall=ours.recall, precision=ours.precision, f1=ours_px["f1"],
                 label_accuracy=ours.label_accuracy,
@@ -77,7 +79,7 @@ def cloud_scene(size: int, seed: int, n_clouds: int, workdir: Path) -> dict:
     """False patches inside clouds and shadows, and recall outside them, with and without masking."""
     import shapely
 
-    from weipian.overlay import layer_overlap
+    from weipian.vector.overlay import layer_overlap
 
     scene = generate_scene((size, size), rng=seed, clouds=n_clouds)
     paths = write_scene(scene, workdir)

@@ -22,8 +22,8 @@ import rasterio
 from rasterio import features
 
 import weipian
-from weipian.change import cva_otsu
-from weipian.evaluate import pixel_scores
+from weipian.raster.difference import cva_otsu
+from weipian.testing.scores import pixel_scores
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -97,7 +97,7 @@ def cluster_code(before, after, out, n_workers):
 
 
 def raster_part(sizes, workdir: Path) -> None:
-    from weipian.data import generate_scene, write_large_pair
+    from weipian.testing.scenes import generate_scene, write_large_pair
 
     scene = generate_scene((3072, 3072), rng=9001)
     print("raster: pairs tiled from a 3072x3072 generated scene; 4-band uint16, DEFLATE, 512-px tiles")
@@ -155,7 +155,7 @@ def overlay_part(n_patches: int, n_parcels: int, workdir: Path) -> None:
     import geopandas as gpd
     import shapely
 
-    from weipian.overlay import layer_overlap
+    from weipian.vector.overlay import layer_overlap
 
     rng = np.random.default_rng(5)
     t = time.perf_counter()
@@ -174,8 +174,8 @@ def overlay_part(n_patches: int, n_parcels: int, workdir: Path) -> None:
 
     res = child(f"""
         import time, numpy as np, shapely
-        from weipian.layers import read_layer
-        from weipian.overlay import layer_overlap
+        from weipian.vector.layers import read_layer
+        from weipian.vector.overlay import layer_overlap
         patches = shapely.from_wkb(np.load({str(workdir / 'patches.npy')!r}, allow_pickle=True))
         t = time.perf_counter()
         bbox = tuple(shapely.total_bounds(patches))

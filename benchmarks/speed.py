@@ -23,7 +23,7 @@ import rasterio
 from rasterio import features
 
 import weipian
-from weipian.data import generate_scene, write_scene
+from weipian.testing.scenes import generate_scene, write_scene
 
 
 def floor(before: Path, after: Path) -> int:

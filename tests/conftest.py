@@ -8,7 +8,7 @@ import rasterio
 from affine import Affine
 from click.testing import CliRunner
 
-from weipian.data import generate_scene, write_scene
+from weipian.testing.scenes import generate_scene, write_scene
 
 ORIGIN = Affine(1.0, 0.0, 452000.0, 0.0, -1.0, 2508000.0)
 

@@ -16,7 +16,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 
 from conftest import ORIGIN, write_tif
 from weipian.cli.main import main
-from weipian.data import SPECTRA
+from weipian.testing.scenes import SPECTRA
 
 
 def pair(tmp, *, before_kw=None, after_kw=None, size=64, dtype=np.uint16, bands=4):
@@ -284,7 +284,7 @@ def test_invalid_and_empty_geometries_repaired_or_dropped(tmp_path):
 
     bowtie = Polygon([(452000, 2507950), (452050, 2508000), (452050, 2507950), (452000, 2508000)])
     path = layer(tmp_path, "farmland.gpkg", [bowtie, Polygon(), AREA], DLBM=["0101", "0103", "0102"])
-    from weipian.layers import read_layer
+    from weipian.vector.layers import read_layer
 
     with pytest.warns(WeipianWarning, match="1 invalid geometries repaired, 1 empty or non-polygonal"):
         frame, info = read_layer(path, "EPSG:4547", name="farmland")

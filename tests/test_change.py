@@ -2,19 +2,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from weipian.change import (
-    apply_normalisation,
-    apply_shift,
-    built_surface,
-    change_magnitude,
-    clean_mask,
-    cva_otsu,
-    detect_change,
-    estimate_shift,
-    fit_normalisation,
-    grow_mask,
-)
-from weipian.data import SPECTRA
+from weipian.raster.classic import detect_change
+from weipian.raster.difference import change_magnitude, cva_otsu
+from weipian.raster.morphology import clean_mask, grow_mask
+from weipian.raster.radiometry import apply_normalisation, fit_normalisation
+from weipian.raster.register import apply_shift, estimate_shift
+from weipian.raster.surface import built_surface
+from weipian.testing.scenes import SPECTRA
 
 ROLES4 = {"blue": 0, "green": 1, "red": 2, "nir": 3}
 

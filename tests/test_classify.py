@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from weipian.classify import LABELS_ZH, RULES, classify
+from weipian.legality import LABELS_ZH, RULES, classify
 
 
 def table(**columns):

@@ -6,7 +6,7 @@ import rasterio
 from rasterio.warp import calculate_default_transform, reproject
 
 import weipian
-from weipian.evaluate import object_scores
+from weipian.testing.scores import object_scores
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_estimated_shift_and_normalisation(judged, small_scene):
 
 
 def test_fields_and_units(judged):
-    assert list(judged.columns[:-1]) == list(weipian.tools.PATCH_FIELDS)
+    assert list(judged.columns[:-1]) == list(weipian.schema.PATCH_FIELDS)
     assert np.allclose(judged.area_mu, judged.area_m2 / (10000 / 15), atol=0.006)
     assert judged.area_m2.min() >= 50
     assert (judged.lon.between(113, 115) & judged.lat.between(22, 23.5)).all()

@@ -6,9 +6,9 @@ import shapely
 from affine import Affine
 
 from conftest import write_tif
-from weipian.data import SPECTRA
-from weipian.engine import assemble_pieces, tile_pieces
-from weipian.windows import tile_windows
+from weipian.testing.scenes import SPECTRA
+from weipian.patches import assemble_pieces, tile_pieces
+from weipian.engine.windows import tile_windows
 
 import weipian
 

@@ -4,8 +4,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from weipian.export import SHAPEFILE_FIELDS, export_patches, neutralise, route_order, safe_filename
-from weipian.tools import PATCH_FIELDS
+from weipian.deliver.lists import export_patches
+from weipian.deliver.route import route_order
+from weipian.deliver.tables import neutralise, safe_filename
+from weipian.deliver.vector import SHAPEFILE_FIELDS
+from weipian.schema import PATCH_FIELDS
 
 
 def judged_frame(n=4, township="南山街道", reason="62 % in 批准用地"):

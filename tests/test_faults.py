@@ -11,7 +11,7 @@ import geopandas as gpd
 import pytest
 
 import weipian
-from weipian.data import generate_scene, write_scene
+from weipian.testing.scenes import generate_scene, write_scene
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from shapely.geometry import box
 
-from weipian.change import ChangeParams, apply_shift, detect_change, estimate_shift
+from weipian.raster.classic import detect_change
+from weipian.raster.params import ChangeParams
+from weipian.raster.register import apply_shift, estimate_shift
 from weipian.errors import DateError
-from weipian.export import export_patches, neutralise, safe_filename
+from weipian.deliver.lists import export_patches
+from weipian.deliver.tables import neutralise, safe_filename
 from weipian.io import parse_date
 
 ROLES = {"blue": 0, "green": 1, "red": 2, "nir": 3}

@@ -4,7 +4,7 @@ from shapely.geometry import LineString, Polygon, box
 
 from weipian.errors import CRSMissingError, DateError, FieldError, InputFileError, LayerError, WeipianWarning
 from weipian.io import parse_date
-from weipian.layers import dates_column, find_layers, read_layer
+from weipian.vector.layers import dates_column, find_layers, read_layer
 
 
 def test_find_layers_by_english_and_chinese_stems(tmp_path):

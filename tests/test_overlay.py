@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from weipian.overlay import area_crs, layer_overlap
+from weipian.vector.overlay import area_crs, layer_overlap
 
 
 def test_overlap_hand_computed():

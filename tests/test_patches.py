@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from weipian.patches import label_patches, patch_table, patches_to_frame
+from weipian.patches import assemble_pieces, mask_to_patches, min_pixels_for, tile_pieces
 
 
 def basic_mask():
@@ -14,43 +14,45 @@ def basic_mask():
     return mask
 
 
-def test_label_order_is_raster_order_of_first_pixel():
-    labels, n = label_patches(basic_mask())
-    assert n == 4
-    assert labels[1, 6] == 1 and labels[2, 1] == 2 and labels[5, 5] == 3 and labels[8, 9] == 4
-    assert labels[6, 6] == 3  # 8-connected across the diagonal
+def test_order_is_raster_order_of_first_pixel_and_diagonals_join():
+    table = mask_to_patches(basic_mask(), transform=Affine.identity())
+    assert list(table["pixels"]) == [9, 6, 2, 6]
+    assert list(table["first"]) == [1 * 12 + 6, 2 * 12 + 1, 5 * 12 + 5, 8 * 12 + 9]
 
 
-def test_min_pixels_drops_small_and_renumbers():
-    labels, n = label_patches(basic_mask(), min_pixels=6)
-    assert n == 3
-    assert labels[5, 5] == 0
-    assert labels[8, 9] == 3
+def test_min_pixels_drops_small_patches():
+    table = mask_to_patches(basic_mask(), transform=Affine.identity(), min_pixels=6)
+    assert list(table["pixels"]) == [9, 6, 6]
 
 
-def test_patch_table_areas_and_scores():
+def test_areas_bounds_and_scores_in_map_units():
     transform = Affine(2.0, 0, 1000.0, 0, -2.0, 5000.0)  # 2 m pixels
-    labels, n = label_patches(basic_mask(), min_pixels=6)
     score = np.zeros((10, 12))
     score[1:4, 6:9] = 5.0
-    table = patch_table(labels, n, transform=transform, score=score)
-    areas = [g.area for g in table["geometry"]]
-    assert areas == [36.0, 24.0, 24.0]  # pixels x 4 m²
-    assert list(table["pixels"]) == [9, 6, 6]
+    table = mask_to_patches(basic_mask(), transform=transform, min_pixels=6, score=score)
+    assert [g.area for g in table["geometry"]] == [36.0, 24.0, 24.0]  # pixels x 4 m²
     assert table["score"][0] == pytest.approx(5.0)
+    assert table["score"][1] == 0.0
     assert table["geometry"][0].bounds == (1012.0, 4992.0, 1018.0, 4998.0)
 
 
-def test_empty_mask():
-    labels, n = label_patches(np.zeros((5, 5), bool))
-    table = patch_table(labels, n, transform=Affine.identity())
-    assert n == 0 and len(table["geometry"]) == 0
-    frame = patches_to_frame(table, "EPSG:4547")
-    assert len(frame) == 0
+def test_empty_mask_gives_no_patches():
+    table = mask_to_patches(np.zeros((5, 5), bool), transform=Affine.identity())
+    assert len(table["geometry"]) == 0
 
 
-def test_extra_properties():
-    labels, n = label_patches(basic_mask())
-    table = patch_table(labels, n, transform=Affine.identity(),
-                        extra_properties={"double": lambda lab, k: np.arange(k) * 2})
-    assert list(table["double"]) == [0, 2, 4, 6]
+def test_patch_split_by_a_seam_is_joined_and_counted_whole():
+    mask = np.zeros((6, 8), bool)
+    mask[2:4, 2:6] = True  # 8 px straddling the seam at column 4
+    whole = mask_to_patches(mask, transform=Affine.identity(), min_pixels=8)
+    parts = [tile_pieces(mask[:, c:c + 4], np.zeros((6, 4)), transform=Affine.translation(c, 0),
+                         row_off=0, col_off=c, width=8, min_pixels=8) for c in (0, 4)]
+    joined = assemble_pieces(parts, min_pixels=8)
+    assert list(joined["pixels"]) == [8] == list(whole["pixels"])
+    assert joined["geometry"][0].equals(whole["geometry"][0])
+
+
+def test_min_pixels_for_converts_square_metres_once():
+    assert min_pixels_for(50.0, 4.0) == 12
+    assert min_pixels_for(50.0, 0.25) == 200
+    assert min_pixels_for(10.0, 100.0) == 1

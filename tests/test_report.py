@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import weipian
-from weipian.report import write_report
+from weipian.deliver.report import write_report
 from weipian.stats import township_stats
 
 

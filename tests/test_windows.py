@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weipian.windows import tile_windows
+from weipian.engine.windows import tile_windows
 
 
 @settings(max_examples=60, deadline=None)

@@ -12,8 +12,8 @@ import logging
 
 __version__ = "0.1.0"
 
-from .change import ChangeParams  # noqa: E402
-from .tools import detect, judge, run  # noqa: E402
+from .raster.params import ChangeParams  # noqa: E402
+from .workflows import detect, judge, run  # noqa: E402
 
 __all__ = ["ChangeParams", "detect", "judge", "run", "__version__"]
 

@@ -76,7 +76,7 @@ def run_batch(manifest, *, overwrite: bool = False, progress: bool = False, **se
         One summary per row: ``before``, ``after``, ``output``, ``status``
         (``ok`` or ``failed``), ``patches``, ``seconds``, ``error``.
     """
-    from .tools import run
+    from .workflows import run
 
     rows = read_manifest(manifest)
     summary = []

@@ -416,7 +416,7 @@ class _UserMask:
             return
         import shapely
 
-        from .layers import read_layer
+        from .vector.layers import read_layer
 
         frame, _ = read_layer(self.path, reader.crs, name="mask")
         self._geoms = frame.geometry.to_numpy()

@@ -1,137 +1,14 @@
-"""Vector overlay: how much of each patch lies in a reference layer.
+"""Deprecated alias, removed in weipian 0.3.
 
-Overlaps are found with a spatial index (:class:`shapely.STRtree`) and
-computed with vectorised :func:`shapely.intersection` on the candidate
-pairs; no Python loop over pairs. Areas are in the units of the CRS the
-geometries are in — give them in a projected metric CRS (see
-:func:`area_crs`).
+Moved to :mod:`weipian.vector.overlay`.
 """
 
-from __future__ import annotations
+import warnings
 
-from dataclasses import dataclass
+from .vector.overlay import *  # noqa: F401,F403,E402
 
-import numpy as np
-import shapely
-from pyproj import CRS
-
-__all__ = ["Overlap", "layer_overlap", "area_crs"]
-
-
-@dataclass
-class Overlap:
-    """Overlap of n patches with one layer.
-
-    Attributes
-    ----------
-    area : (n,) ndarray of float
-        Area of each patch inside the union of the layer's features.
-    best : (n,) ndarray of int
-        Index of the feature with the largest overlap, -1 where none.
-    best_area : (n,) ndarray of float
-        That feature's overlap area.
-    count : (n,) ndarray of int
-        Number of features each patch touches with positive area.
-    """
-
-    area: np.ndarray
-    best: np.ndarray
-    best_area: np.ndarray
-    count: np.ndarray
-
-
-def layer_overlap(patches, features) -> Overlap:
-    """Overlap areas of ``patches`` with the features of one layer.
-
-    Parameters
-    ----------
-    patches : (n,) array-like of shapely geometries
-    features : (k,) array-like of shapely geometries
-        Polygons; they may overlap each other (the union is counted once).
-
-    Returns
-    -------
-    Overlap
-
-    Examples
-    --------
-    >>> from shapely.geometry import box
-    >>> o = layer_overlap([box(0, 0, 10, 10)], [box(5, 0, 20, 10), box(0, 0, 6, 10)])
-    >>> float(o.area[0]), int(o.best[0]), float(o.best_area[0])
-    (100.0, 1, 60.0)
-    """
-    patches = np.asarray(patches, dtype=object)
-    features = np.asarray(features, dtype=object)
-    n = len(patches)
-    area = np.zeros(n)
-    best = np.full(n, -1, np.int64)
-    best_area = np.zeros(n)
-    count = np.zeros(n, np.int64)
-    if n == 0 or len(features) == 0:
-        return Overlap(area, best, best_area, count)
-    tree = shapely.STRtree(features)
-    pi, fi = tree.query(patches, predicate="intersects")
-    if pi.size == 0:
-        return Overlap(area, best, best_area, count)
-    pieces = shapely.intersection(patches[pi], features[fi])
-    piece_area = shapely.area(pieces)
-    positive = piece_area > 0
-    pi, fi, pieces, piece_area = pi[positive], fi[positive], pieces[positive], piece_area[positive]
-    count = np.bincount(pi, minlength=n)
-    # Best feature: sort by (patch, -area, feature) and take the first per patch.
-    order = np.lexsort((fi, -piece_area, pi))
-    first = np.ones(order.size, bool)
-    first[1:] = pi[order][1:] != pi[order][:-1]
-    best[pi[order][first]] = fi[order][first]
-    best_area[pi[order][first]] = piece_area[order][first]
-    # Union area: the plain sum, unless pieces of one patch overlap each other
-    # (overlapping features); those few patches get a true union.
-    area = np.bincount(pi, weights=piece_area, minlength=n)
-    by_patch = np.argsort(pi, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(count)[:-1]])
-    overlapping = np.zeros(n, bool)
-    for a in range(int(count.max()) - 1):
-        for b in range(a + 1, int(count.max())):
-            rows = np.flatnonzero(count > b)
-            if rows.size == 0:
-                break
-            shared = shapely.area(shapely.intersection(
-                pieces[by_patch[starts[rows] + a]], pieces[by_patch[starts[rows] + b]]))
-            overlapping[rows[shared > 0]] = True
-    for p in np.flatnonzero(overlapping):
-        members = pieces[by_patch[starts[p]: starts[p] + count[p]]]
-        area[p] = shapely.area(shapely.union_all(members))
-    return Overlap(area, best, best_area, count)
-
-
-def area_crs(crs, lon: float) -> CRS:
-    """A projected metric CRS for areas.
-
-    ``crs`` itself when it is projected; otherwise the CGCS2000 3-degree
-    Gauss-Krüger zone (EPSG:4534–4554, central meridians 75°E–135°E) for
-    longitudes in China, and the UTM zone elsewhere.
-
-    Parameters
-    ----------
-    crs : CRS-like
-        The imagery CRS.
-    lon : float
-        Longitude of the scene centre, degrees.
-
-    Returns
-    -------
-    pyproj.CRS
-
-    Examples
-    --------
-    >>> area_crs("EPSG:4490", 114.1).to_epsg()
-    4547
-    """
-    crs = CRS.from_user_input(crs)
-    if crs.is_projected:
-        return crs
-    central = int(round(lon / 3.0)) * 3
-    if 75 <= central <= 135:
-        return CRS.from_epsg(4534 + (central - 75) // 3)
-    zone = int((lon + 180) // 6) + 1
-    return CRS.from_epsg(32600 + zone)
+warnings.warn(
+    "weipian.overlay moved to weipian.vector.overlay; the old path is removed in weipian 0.3",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .classify import LABELS
+from .legality import LABELS
 
 __all__ = ["township_stats", "ILLEGAL_LABELS", "STAT_COLUMNS_ZH", "plot_ratio"]
 

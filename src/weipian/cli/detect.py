@@ -36,9 +36,9 @@ def detect_cmd(ctx, before, after, output, bands, min_area, target, before_date,
     """Find patches of new construction between BEFORE and AFTER."""
     from pathlib import Path
 
+    from ..engine.scheduler import WorkFolder
     from ..io import check_output
-    from ..parallel import WorkFolder
-    from ..tools import detect, write_patches
+    from ..workflows import detect, write_patches
 
     check_output(output, overwrite=overwrite or resume)
     work = Path(output).with_name(Path(output).name + ".work")

@@ -15,7 +15,7 @@ from .options import delivery_opts
 @delivery_opts
 def export_cmd(judged, output, before, after, route, encoding, line, strict_line, chips):
     """Write patch lists, township statistics, chips and report.html from JUDGED."""
-    from ..tools import deliver, read_patches
+    from ..workflows import deliver, read_patches
 
     frame = read_patches(judged)
     written = deliver(frame, output, before=before, after=after, encoding=encoding, route=route,

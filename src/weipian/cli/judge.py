@@ -32,7 +32,7 @@ def judge_cmd(patches, layers_dir, output, after_date, min_share, end_date_field
               overwrite, **kwargs):
     """Overlay PATCHES with the reference layers and label each one."""
     from ..io import check_output
-    from ..tools import judge, write_patches
+    from ..workflows import judge, write_patches
 
     check_output(output, overwrite=overwrite)
     frame = judge(patches, layers=layers_dir, overrides=overrides_from(kwargs), after_date=after_date,

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import click
 
-from ..change import CHANGE_TARGETS
-from ..layers import LAYER_NAMES
+from ..raster.classic import CHANGE_TARGETS
+from ..vector.layers import LAYER_NAMES
 
 bands_opt = click.option(
     "--bands", default=None, metavar="LIST",

@@ -50,7 +50,7 @@ def run_cmd(ctx, before, after, layers_dir, output, bands, min_area, target, bef
             route, encoding, line, strict_line, chips, crs, min_overlap, clouds, mask_before,
             mask_after, layer_crs, overwrite, **kwargs):
     """Detect, judge and deliver: patches.gpkg, lists, chips, report.html, run.json in OUTDIR."""
-    from ..tools import run
+    from ..workflows import run
 
     frame = run(before, after, layers=layers_dir, output=output, overrides=overrides_from(kwargs),
                 bands=bands, min_area=min_area, target=target, before_date=before_date,

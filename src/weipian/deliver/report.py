@@ -1,0 +1,290 @@
+"""``report.html``: one self-contained page that works offline.
+
+The page holds everything it shows: the summary, the township table with
+违法占耕比, the bar chart, and an interactive map — patches as SVG polygons
+coloured by label over a downsampled overview of the after image, with
+wheel zoom, drag pan, filters by label and township, and a panel with the
+clicked patch's chips, fields and reason. No script or style is loaded from
+the network (field offices are often offline); the map code is the few lines
+below. Every text that came from the data is escaped (HTML) or inserted as
+text by the script, never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_path
+from ..legality import LABELS, LABELS_ZH
+
+__all__ = ["write_report", "LABEL_COLOURS"]
+
+LABEL_COLOURS = {"violation": "#c0392b", "government_project": "#e67e22",
+                 "temporary_use": "#2e86c1", "approved": "#27ae60"}
+
+_FIELDS = ("patch_id", "label_zh", "reason", "area_m2", "area_mu", "farmland_m2", "reserve_m2",
+           "township", "township_code", "lon", "lat", "before_date", "after_date", "score")
+
+
+def _png_data_uri(path_or_array) -> str:
+    if isinstance(path_or_array, (str, Path)):
+        data = Path(path_or_array).read_bytes()
+    else:
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(path_or_array).save(buf, format="PNG")
+        data = buf.getvalue()
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _overview(after_path, before_path, max_side: int = 1200, stretch: dict | None = None):
+    """Downsampled true-colour overview of the after epoch on the before grid."""
+    from ..io import PairReader, PairSpec
+    from .chips import _to_rgb8, epoch_stretch
+
+    with PairReader(PairSpec(str(before_path), str(after_path))) as reader:
+        stretch = stretch or epoch_stretch(reader)
+        height, width = reader.shape
+        step = max(1, int(np.ceil(max(height, width) / max_side)))
+        data = reader.read_overview(("red", "green", "blue"),
+                                    (max(1, height // step), max(1, width // step)))
+        return _to_rgb8(data, stretch["after"]), reader.transform, step
+
+
+def _svg_path(geom, to_px) -> str:
+    import shapely
+
+    parts = []
+    for poly in getattr(geom, "geoms", [geom]):
+        for ring in [poly.exterior, *poly.interiors]:
+            xy = shapely.get_coordinates(ring)
+            cols, rows = to_px(xy[:, 0], xy[:, 1])
+            pts = " L".join(f"{c:.1f},{r:.1f}" for c, r in zip(cols, rows))
+            parts.append(f"M{pts} Z")
+    return " ".join(parts)
+
+
+def _json_for_script(value) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def write_report(patches, stats, path, *, before, after, chips: dict | None = None,
+                 chart_png=None, title: str = "weipian 卫片执法监测报告",
+                 run_info: dict | None = None, embed_chips: int = 300,
+                 obscured: dict | None = None, stretch: dict | None = None) -> Path:
+    """Write the self-contained HTML report.
+
+    Parameters
+    ----------
+    patches : GeoDataFrame
+        Judged patches (imagery CRS).
+    stats : DataFrame
+        From :func:`weipian.stats.township_stats`.
+    path : str or Path
+    before, after : str or Path
+        The epochs (for the overview map).
+    chips : dict, optional
+        Patch id to chip PNG path; embedded in the page.
+    chart_png : str or Path, optional
+        Bar chart of the ratios; embedded.
+    title : str
+    run_info : dict, optional
+        Shown in the footer (dates, shift, versions).
+    embed_chips : int
+        Chips are embedded in the page for batches of at most this many
+        patches; larger batches link ``chips/`` beside the report.
+    obscured : dict, optional
+        ``area_m2`` and ``by_township_m2`` of clouds, shadows and masks.
+    stretch : dict, optional
+        From :func:`weipian.chips.epoch_stretch`; computed when not given.
+
+    Returns
+    -------
+    Path
+    """
+    from ..stats import STAT_COLUMNS_ZH
+
+    overview, transform, step = _overview(after, before, stretch=stretch)
+    inv = ~transform
+
+    def to_px(x, y):
+        col, row = inv * (x, y)
+        return np.asarray(col) / step, np.asarray(row) / step
+
+    geoms = patches.to_crs(patches.crs).geometry
+    features = []
+    for i, (geom, row) in enumerate(zip(geoms, patches.itertuples(index=False))):
+        fields = {k: getattr(row, k) for k in _FIELDS if hasattr(row, k)}
+        fields = {k: (round(float(v), 2) if isinstance(v, (float, np.floating)) else str(v))
+                  for k, v in fields.items()}
+        chip = chips.get(str(row.patch_id)) if chips else None
+        if chip and len(patches) <= embed_chips:
+            chip_src = _png_data_uri(chip)
+        elif chip:  # many patches: link the chips folder beside the report
+            chip_src = Path(chip).relative_to(Path(path).parent).as_posix()
+        else:
+            chip_src = ""
+        features.append({"i": i, "label": str(row.label), "township": str(row.township),
+                         "d": _svg_path(geom, to_px), "fields": fields, "chip": chip_src})
+    h, w = overview.shape[:2]
+
+    # summary by label
+    summary_rows = []
+    for lab in LABELS:
+        sel = patches["label"] == lab
+        summary_rows.append((lab, LABELS_ZH[lab], int(sel.sum()), float(patches.loc[sel, "area_m2"].sum())))
+    total_n, total_area = len(patches), float(patches["area_m2"].sum())
+    esc = html.escape
+    summary_html = "".join(
+        f'<tr><td><span class="sw" style="background:{LABEL_COLOURS[lab]}"></span>{esc(zh)}</td>'
+        f'<td class="n" data-label="{lab}">{n}</td><td class="n">{a:,.1f}</td>'
+        f'<td class="n">{a / (10000 / 15):,.2f}</td></tr>'
+        for lab, zh, n, a in summary_rows)
+    summary_html += (f'<tr class="total"><td>合计</td><td class="n" id="total-patches">{total_n}</td>'
+                     f'<td class="n" id="total-area">{total_area:,.1f}</td>'
+                     f'<td class="n">{total_area / (10000 / 15):,.2f}</td></tr>')
+    stat_cols = ["rank", "township", "township_code", "patches", "farmland_m2", "farmland_illegal_m2",
+                 "ratio", "ratio_deducted", "over_line", "over_strict_line"]
+
+    def cell(col, v):
+        if col == "rank":
+            return str(v) if v else ""
+        if col.startswith("ratio"):
+            return "—" if v != v else f"{v:.1%}"
+        if isinstance(v, (bool, np.bool_)):
+            return "是" if v else ""
+        if isinstance(v, float):
+            return f"{v:,.1f}"
+        return esc(str(v))
+
+    stats_html = "<tr>" + "".join(f"<th>{esc(STAT_COLUMNS_ZH[c])}</th>" for c in stat_cols) + "</tr>"
+    for row in stats.itertuples(index=False):
+        cls = ' class="over"' if getattr(row, "over_line") else ""
+        stats_html += f"<tr{cls}>" + "".join(f"<td>{cell(c, getattr(row, c))}</td>" for c in stat_cols) + "</tr>"
+    townships = sorted({str(t) for t in patches["township"]})
+    options = "".join(f'<option value="{esc(t)}">{esc(t)}</option>' for t in townships)
+    label_boxes = "".join(
+        f'<label><input type="checkbox" class="flt" value="{lab}" checked> '
+        f'<span class="sw" style="background:{LABEL_COLOURS[lab]}"></span>{esc(LABELS_ZH[lab])}</label> '
+        for lab in LABELS)
+    chart = f'<img alt="违法占耕比" src="{_png_data_uri(chart_png)}">' if chart_png else ""
+    hidden = ""
+    if obscured and obscured.get("area_m2"):
+        towns = "；".join(f"{esc(str(k))} {v:,.0f} m²" for k, v in obscured.get("by_township_m2", {}).items())
+        hidden = (f'<p id="obscured">云、阴影及掩膜遮挡面积 Obscured by clouds, shadows and masks: '
+                  f'{obscured["area_m2"]:,.0f} m² — 其下可能有未发现的图斑 (patches may be hidden there). '
+                  f'{towns}</p>')
+    info = esc(json.dumps(run_info or {}, ensure_ascii=False, default=str)[:2000])
+    page = _TEMPLATE.format(
+        title=esc(title), summary=summary_html, obscured=hidden, stats=stats_html, chart=chart, options=options,
+        labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
+        data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
+    )
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return path
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 0; color: #222; }}
+header {{ background: #1f3a5f; color: #fff; padding: 10px 16px; }}
+h1 {{ font-size: 20px; margin: 0; }} h2 {{ font-size: 16px; margin: 16px 0 6px; }}
+main {{ padding: 8px 16px; }}
+table {{ border-collapse: collapse; font-size: 13px; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 6px; }} th {{ background: #eef2f7; }}
+td.n {{ text-align: right; }} tr.total td {{ font-weight: bold; }} tr.over td {{ background: #fdecea; }}
+.sw {{ display: inline-block; width: 10px; height: 10px; margin-right: 4px; }}
+#mapwrap {{ display: flex; gap: 12px; }}
+#map {{ width: 70%; height: 600px; border: 1px solid #999; background: #333; cursor: grab; }}
+#panel {{ width: 30%; font-size: 13px; overflow: auto; max-height: 600px; }}
+#panel img {{ max-width: 100%; }}
+path.patch {{ fill-opacity: 0.35; stroke-width: 1.5; vector-effect: non-scaling-stroke; cursor: pointer; }}
+path.patch.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
+.filters {{ margin: 6px 0; font-size: 13px; }}
+footer {{ font-size: 11px; color: #777; padding: 8px 16px; word-break: break-all; }}
+</style></head>
+<body><header><h1>{title}</h1></header><main>
+<h2>汇总 Summary</h2>
+<table id="summary"><tr><th>判定类型</th><th>图斑数</th><th>面积（平方米）</th><th>面积（亩）</th></tr>{summary}</table>
+{obscured}
+<h2>街道统计 违法占耕比</h2>
+<table id="stats">{stats}</table>
+<div>{chart}</div>
+<h2>地图 Map</h2>
+<div class="filters">{labels} 街道 <select id="town"><option value="">全部</option>{options}</select>
+ <span id="shown"></span></div>
+<div id="mapwrap">
+<svg id="map" viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet">
+<image href="{overview}" x="0" y="0" width="{width}" height="{height}"></image>
+<g id="patches"></g></svg>
+<div id="panel"><p>点击图斑查看举证截图与判定依据。Click a patch for its chips, fields and reason.</p></div>
+</div></main>
+<footer>weipian · {info}</footer>
+<script type="application/json" id="data">{data}</script>
+<script>
+(function () {{
+  var data = JSON.parse(document.getElementById("data").textContent);
+  var svg = document.getElementById("map"), layer = document.getElementById("patches");
+  var NS = "http://www.w3.org/2000/svg", paths = [];
+  data.features.forEach(function (f) {{
+    var p = document.createElementNS(NS, "path");
+    p.setAttribute("d", f.d); p.setAttribute("class", "patch");
+    p.setAttribute("fill", data.colours[f.label]); p.setAttribute("stroke", data.colours[f.label]);
+    p.dataset.label = f.label; p.dataset.township = f.township;
+    p.addEventListener("click", function () {{ show(f, p); }});
+    layer.appendChild(p); paths.push(p);
+  }});
+  function show(f, p) {{
+    paths.forEach(function (q) {{ q.classList.remove("sel"); }}); p.classList.add("sel");
+    var panel = document.getElementById("panel"); panel.textContent = "";
+    var h = document.createElement("h3"); h.textContent = f.fields.patch_id; panel.appendChild(h);
+    if (f.chip) {{ var img = document.createElement("img"); img.src = f.chip; panel.appendChild(img); }}
+    var t = document.createElement("table");
+    Object.keys(f.fields).forEach(function (k) {{
+      var tr = document.createElement("tr"), a = document.createElement("th"), b = document.createElement("td");
+      a.textContent = k; b.textContent = f.fields[k]; tr.appendChild(a); tr.appendChild(b); t.appendChild(tr);
+    }});
+    panel.appendChild(t);
+  }}
+  function filter() {{
+    var on = {{}}; document.querySelectorAll("input.flt").forEach(function (c) {{ on[c.value] = c.checked; }});
+    var town = document.getElementById("town").value, n = 0;
+    paths.forEach(function (p) {{
+      var vis = on[p.dataset.label] && (!town || p.dataset.township === town);
+      p.style.display = vis ? "" : "none"; if (vis) n++;
+    }});
+    document.getElementById("shown").textContent = n + " / " + paths.length;
+  }}
+  document.querySelectorAll("input.flt").forEach(function (c) {{ c.addEventListener("change", filter); }});
+  document.getElementById("town").addEventListener("change", filter);
+  filter();
+  var vb = svg.viewBox.baseVal, drag = null;
+  svg.addEventListener("wheel", function (e) {{
+    e.preventDefault(); var k = e.deltaY < 0 ? 0.8 : 1.25, r = svg.getBoundingClientRect();
+    var mx = vb.x + (e.clientX - r.left) / r.width * vb.width, my = vb.y + (e.clientY - r.top) / r.height * vb.height;
+    vb.x = mx - (mx - vb.x) * k; vb.y = my - (my - vb.y) * k; vb.width *= k; vb.height *= k;
+  }}, {{ passive: false }});
+  svg.addEventListener("mousedown", function (e) {{ drag = [e.clientX, e.clientY]; }});
+  window.addEventListener("mouseup", function () {{ drag = null; }});
+  window.addEventListener("mousemove", function (e) {{
+    if (!drag) return; var r = svg.getBoundingClientRect();
+    vb.x -= (e.clientX - drag[0]) / r.width * vb.width; vb.y -= (e.clientY - drag[1]) / r.height * vb.height;
+    drag = [e.clientX, e.clientY];
+  }});
+  document.body.dataset.features = String(paths.length);
+}})();
+</script></body></html>
+"""

@@ -1,0 +1,44 @@
+"""One open reader per thread and pair, and window reads through it.
+
+GDAL datasets must not be shared between threads; tasks on a thread reuse
+that thread's reader for a pair instead of reopening the files per window.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..io import PairReader, PairSpec
+
+__all__ = ["reader_for", "read_window", "close_readers"]
+
+_readers: dict = {}
+_readers_lock = threading.Lock()
+
+
+def reader_for(spec: PairSpec) -> PairReader:
+    """One open reader per thread and pair (GDAL datasets are not shared between threads)."""
+    key = (threading.get_ident(), spec)
+    with _readers_lock:
+        reader = _readers.get(key)
+    if reader is None:
+        reader = PairReader(spec)
+        with _readers_lock:
+            _readers[key] = reader
+    return reader
+
+
+def close_readers(spec: PairSpec | None = None) -> None:
+    """Close the readers this process opened for ``spec`` (all pairs when None)."""
+    with _readers_lock:
+        keys = [k for k in _readers if spec is None or k[1] == spec]
+        readers = [_readers.pop(k) for k in keys]
+    for reader in readers:
+        reader.close()
+
+
+def read_window(spec: PairSpec, window):
+    """Read a window of a pair with this thread's reader (see :class:`PairReader`)."""
+    return reader_for(spec).read(window)
+
+

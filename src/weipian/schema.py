@@ -1,0 +1,94 @@
+"""The patch schema: fields, units, identifiers and location columns.
+
+Everything that fixes what a patch row looks like lives here: the output
+fields in order (:data:`PATCH_FIELDS`), the 亩 (:data:`MU_M2`), the batch
+name and patch-id scheme (:func:`batch_of`, :func:`patch_ids`), and the
+location columns (area in m² and 亩, projected centroid, CGCS2000 lon/lat).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+
+__all__ = ["MU_M2", "PATCH_FIELDS", "iso_date", "batch_of", "patch_ids", "scene_lon",
+           "add_location_fields", "pixel_area_m2"]
+
+#: Square metres in one 亩.
+MU_M2 = 10000.0 / 15.0
+
+#: Patch fields in output order (geometry follows).
+PATCH_FIELDS = (
+    "patch_id", "label", "label_zh", "reason", "score", "area_m2", "area_mu", "farmland_m2",
+    "reserve_m2", "approved_m2", "temporary_m2", "government_m2", "township", "township_code",
+    "x", "y", "lon", "lat", "before_date", "after_date",
+)
+
+_LONLAT = CRS.from_epsg(4490)  # CGCS2000 geographic
+
+
+def iso_date(date):
+    return date.isoformat() if date else ""
+
+
+def scene_lon(transform, shape, crs) -> float:
+    rows, cols = shape
+    cx, cy = transform * (cols / 2, rows / 2)
+    lon, _ = Transformer.from_crs(crs, _LONLAT, always_xy=True).transform(cx, cy)
+    return float(lon)
+
+
+def add_location_fields(frame: gpd.GeoDataFrame, acrs: CRS) -> None:
+    """Area in m² and 亩, projected centroid and CGCS2000 lon/lat, in place."""
+    projected = frame.geometry.to_crs(acrs)
+    area = projected.area.to_numpy()
+    centroids = projected.centroid
+    frame["area_m2"] = np.round(area, 2)
+    frame["area_mu"] = np.round(area / MU_M2, 2)
+    frame["x"] = np.round(centroids.x.to_numpy(), 2)
+    frame["y"] = np.round(centroids.y.to_numpy(), 2)
+    lon, lat = Transformer.from_crs(acrs, _LONLAT, always_xy=True).transform(
+        centroids.x.to_numpy(), centroids.y.to_numpy()
+    )
+    frame["lon"] = np.round(np.asarray(lon, float), 7)
+    frame["lat"] = np.round(np.asarray(lat, float), 7)
+
+
+def pixel_area_m2(transform, shape, crs, acrs) -> float:
+    crs = CRS.from_user_input(crs)
+    if crs.is_projected and crs == acrs:
+        unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+        return abs(transform.a * transform.e) * unit * unit
+    rows, cols = shape
+    px = shapely.geometry.box(*(transform * (cols // 2, rows // 2)), *(transform * (cols // 2 + 1, rows // 2 + 1)))
+    return float(gpd.GeoSeries([px], crs=crs).to_crs(acrs).area.iloc[0])
+
+
+def batch_of(date) -> str:
+    return f"{date.year}Q{(date.month - 1) // 3 + 1}" if date else "0000Q0"
+
+
+
+
+def patch_ids(township_codes, batch: str, serials) -> list[str]:
+    """Patch ids ``<admin6>-<batch>-<serial>``.
+
+    Parameters
+    ----------
+    township_codes : sequence of str
+        Township codes; their first six digits are the county's admin code
+        (``000000`` where unknown).
+    batch : str
+        E.g. ``2024Q2``.
+    serials : sequence of str
+        Zero-padded serial numbers in raster order.
+
+    Examples
+    --------
+    >>> patch_ids(["420102001", ""], "2024Q2", ["000001", "000002"])
+    ['420102-2024Q2-000001', '000000-2024Q2-000002']
+    """
+    admin = [str(c)[:6] if c and len(str(c)) >= 6 else "000000" for c in township_codes]
+    return [f"{ad}-{batch}-{s}" for ad, s in zip(admin, serials)]
