@@ -35,6 +35,7 @@ browser:
 	  echo "chromium could not be installed; the browser test will be skipped"
 
 test: $(STAMP) sample_data/.stamp browser
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio import features
 
 import weipian
+from weipian.patches import mask_to_patches
 from weipian.raster.difference import cva_otsu
 from weipian.testing.scenes import generate_scene, write_scene
 from weipian.testing.scores import object_scores, pixel_scores
-from weipian.patches import mask_to_patches
-from rasterio import features
 
 
 def _rgb_copy(path: Path, out: Path) -> None:

@@ -106,8 +106,8 @@ def raster_part(sizes, workdir: Path) -> None:
         mpx = side * side / 1e6
         t = time.perf_counter()
         paths = write_large_pair(scene, workdir, side)
-        print(f"\n{side}x{side} = {mpx / 1000:.2f} Gpx per epoch (written in {time.perf_counter() - t:.0f} s)",
-              flush=True)
+        written = time.perf_counter() - t
+        print(f"\n{side}x{side} = {mpx / 1000:.2f} Gpx per epoch (written in {written:.0f} s)", flush=True)
         two = child(run_code(paths["before"], paths["after"], workdir / "out", 2))
         print(f"  run, 2 workers : {two['seconds']:7.1f} s  {mpx / two['seconds']:6.2f} Mpx/s  "
               f"peak RSS {two['peak_rss_mb']:6.0f} MB  ({two['patches']} patches)", flush=True)

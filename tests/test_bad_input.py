@@ -12,9 +12,9 @@ import geopandas as gpd
 import numpy as np
 import pytest
 from affine import Affine
+from conftest import write_tif
 from shapely.geometry import LineString, Point, Polygon, box
 
-from conftest import ORIGIN, write_tif
 from weipian.cli.main import main
 from weipian.testing.scenes import SPECTRA
 
@@ -214,7 +214,6 @@ def c_manifest_empty_cell(t):
 
 def c_disk_full(t, monkeypatch):
     b, a = pair(t)
-    real_replace = os.replace
 
     def full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -240,10 +239,6 @@ def test_bad_input(case, runner, tmp_path, monkeypatch):
     assert "Traceback" not in result.output
     after = {p.name: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     assert after == before, "something was written or left behind"
-
-
-def test_at_least_thirty_cases():
-    assert len(CASES) >= 30
 
 
 # --- forms that are accepted -------------------------------------------------

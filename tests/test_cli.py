@@ -4,9 +4,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
-
+import shapely
 from conftest import write_tif
+
 from weipian.cli.main import main
 
 
@@ -54,12 +54,22 @@ def test_run_writes_every_output(runner, small_batch, tmp_path):
 def test_layer_override_and_min_share(runner, small_batch, tmp_path):
     patches = tmp_path / "p.gpkg"
     runner.invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]), "-o", str(patches)])
-    judged = tmp_path / "j.gpkg"
-    # only townships, nothing approved: every patch is a violation
-    result = runner.invoke(main, ["judge", str(patches), "--townships", str(small_batch["townships"]),
-                                  "-o", str(judged), "--min-share", "0.9"])
-    assert result.exit_code == 0, result.output
-    assert set(gpd.read_file(judged).label) == {"violation"}
+    found = gpd.read_file(patches)
+    # an approval covering the left 70 % of the first patch's bounding box, nothing else
+    x0, y0, x1, y1 = found.geometry.iloc[0].bounds
+    cover = shapely.box(x0 - 1, y0 - 1, x0 + 0.7 * (x1 - x0), y1 + 1)
+    share = found.geometry.iloc[0].intersection(cover).area / found.geometry.iloc[0].area
+    approved = tmp_path / "approved.gpkg"
+    gpd.GeoDataFrame({"name": ["批准A"]}, geometry=[cover], crs=found.crs).to_file(approved)
+    labels = {}
+    for min_share in (share - 0.05, share + 0.05):
+        judged = tmp_path / f"j{min_share:.2f}.gpkg"
+        result = runner.invoke(main, ["judge", str(patches), "--townships", str(small_batch["townships"]),
+                                      "--approved", str(approved), "-o", str(judged),
+                                      "--min-share", f"{min_share:.4f}"])
+        assert result.exit_code == 0, result.output
+        labels[min_share] = gpd.read_file(judged).label.iloc[0]
+    assert labels == {share - 0.05: "approved", share + 0.05: "violation"}
 
 
 # --- bad input: one line, exit code 2, nothing written -----------------------

@@ -1,9 +1,9 @@
 """A real dask.distributed LocalCluster gives the single-process result."""
 
 import pytest
+from test_engine import _seam_scene
 
 import weipian
-from test_engine import _seam_scene
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 import shapely
 from affine import Affine
-
 from conftest import write_tif
-from weipian.testing.scenes import SPECTRA
-from weipian.patches import assemble_pieces, tile_pieces
-from weipian.engine.windows import tile_windows
 
 import weipian
+from weipian.engine.windows import tile_windows
+from weipian.patches import assemble_pieces, tile_pieces
+from weipian.testing.scenes import SPECTRA
 
 
 def _pieces_for(mask, size):

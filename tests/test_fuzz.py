@@ -10,13 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from shapely.geometry import box
 
-from weipian.raster.classic import detect_change
-from weipian.raster.params import ChangeParams
-from weipian.raster.register import apply_shift, estimate_shift
-from weipian.errors import DateError
 from weipian.deliver.lists import export_patches
 from weipian.deliver.tables import neutralise, safe_filename
+from weipian.errors import DateError
 from weipian.io import parse_date
+from weipian.raster.classic import detect_change
+from weipian.raster.register import apply_shift, estimate_shift
 
 ROLES = {"blue": 0, "green": 1, "red": 2, "nir": 3}
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -2,8 +2,8 @@ import datetime as dt
 
 import numpy as np
 import pytest
-
 from conftest import write_tif
+
 from weipian.errors import (
     BandError,
     CRSMissingError,

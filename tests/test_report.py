@@ -5,11 +5,12 @@ import shutil
 import subprocess
 
 import geopandas as gpd
+import numpy as np
 import pytest
 from PIL import Image
 
 import weipian
-from weipian.deliver.report import write_report
+from weipian.deliver.report import LABEL_COLOURS, write_report
 from weipian.stats import township_stats
 
 
@@ -66,7 +67,11 @@ def test_report_in_browser(delivered, tmp_path):
     shot = tmp_path / "report.png"
     _browser(["--window-size=1280,1600", f"--screenshot={shot}", url], tmp_path)
     with Image.open(shot) as img:
-        assert img.size == (1280, 1600)
+        pixels = np.asarray(img.convert("RGB")).reshape(-1, 3).astype(int)
+    # the map was painted: patch outlines in their label colours are on screen
+    for label in set(patches.label):
+        colour = np.array([int(LABEL_COLOURS[label][i:i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - colour).sum(axis=1) < 30).sum() > 20, label
 
 
 def test_report_works_offline(delivered):

@@ -408,7 +408,8 @@ class _UserMask:
         if src is not None:
             if src.crs is None:
                 src.close()
-                raise CRSMissingError(f"{self.path}: the mask raster has no CRS; assign one with gdal_edit.py -a_srs")
+                raise CRSMissingError(f"{self.path}: the mask raster has no CRS; "
+                                      "assign one with gdal_edit.py -a_srs")
             self._src = src
             self._vrt = WarpedVRT(src, crs=reader.crs, transform=reader.transform,
                                   width=reader.shape[1], height=reader.shape[0],

@@ -2,9 +2,9 @@
 
 A rule is a small pure function ``rule(table, min_share) -> (hit, reason)``
 over a dict of column arrays (built by :func:`property_table`); ``hit`` is
-a boolean array, ``reason`` an array of strings. Rules are tried in the order of :data:`RULES`; the first that hits labels the
-patch, and a patch no rule hits is a ``violation`` with a reason that says
-what it lies on.
+a boolean array, ``reason`` an array of strings. Rules are tried in the
+order of :data:`RULES`; the first that hits labels the patch, and a patch
+no rule hits is a ``violation`` with a reason that says what it lies on.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def _layer_columns(name: str, geoms, layer) -> dict:
         return out
     ov = layer_overlap(geoms, layer.geometry.to_numpy())
     out[f"{name}_m2"] = ov.area
-    fields = TOWNSHIP_NAME_FIELDS if name == "townships" else (("DLBM",) if name == "farmland" else NAME_FIELDS)
+    fields = {"townships": TOWNSHIP_NAME_FIELDS, "farmland": ("DLBM",)}.get(name, NAME_FIELDS)
     names = feature_names(layer, fields)
     has = ov.best >= 0
     out[f"{name}_name"][has] = names[ov.best[has]]

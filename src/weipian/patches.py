@@ -161,7 +161,8 @@ def assemble_pieces(parts: list[dict], *, min_pixels: int = 1) -> dict:
             "first": g_first[keep]}
 
 
-def mask_to_patches(mask: np.ndarray, *, transform, min_pixels: int = 1, score: np.ndarray | None = None) -> dict:
+def mask_to_patches(mask: np.ndarray, *, transform, min_pixels: int = 1,
+                    score: np.ndarray | None = None) -> dict:
     """Patches of a whole in-memory mask: the windowed path with one window.
 
     Parameters

@@ -29,11 +29,13 @@ PATCH_FIELDS = (
 _LONLAT = CRS.from_epsg(4490)  # CGCS2000 geographic
 
 
-def iso_date(date):
+def iso_date(date) -> str:
+    """``YYYY-MM-DD``, or ``""`` for None."""
     return date.isoformat() if date else ""
 
 
 def scene_lon(transform, shape, crs) -> float:
+    """Longitude (CGCS2000 degrees) of the centre of a raster, for choosing its Gauss-Krüger zone."""
     rows, cols = shape
     cx, cy = transform * (cols / 2, rows / 2)
     lon, _ = Transformer.from_crs(crs, _LONLAT, always_xy=True).transform(cx, cy)
@@ -57,19 +59,20 @@ def add_location_fields(frame: gpd.GeoDataFrame, acrs: CRS) -> None:
 
 
 def pixel_area_m2(transform, shape, crs, acrs) -> float:
+    """Area in m² of the raster's central pixel, measured in the projected ``acrs``."""
     crs = CRS.from_user_input(crs)
     if crs.is_projected and crs == acrs:
         unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
         return abs(transform.a * transform.e) * unit * unit
     rows, cols = shape
-    px = shapely.geometry.box(*(transform * (cols // 2, rows // 2)), *(transform * (cols // 2 + 1, rows // 2 + 1)))
+    r, c = rows // 2, cols // 2
+    px = shapely.geometry.box(*(transform * (c, r)), *(transform * (c + 1, r + 1)))
     return float(gpd.GeoSeries([px], crs=crs).to_crs(acrs).area.iloc[0])
 
 
 def batch_of(date) -> str:
+    """The batch name of an after date: its quarter, e.g. ``2024Q2`` (``0000Q0`` for None)."""
     return f"{date.year}Q{(date.month - 1) // 3 + 1}" if date else "0000Q0"
-
-
 
 
 def patch_ids(township_codes, batch: str, serials) -> list[str]:

@@ -217,6 +217,7 @@ def detect(
         "patches": len(frame),
         "dates": {k: iso_date(v) for k, v in dates.items()},
         "timings": {k: round(v, 3) for k, v in timings.items()},
+        "windows": {"total": len(tiles), "reused": work.reused if work is not None else 0},
     }
     return frame
 

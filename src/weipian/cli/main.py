@@ -16,7 +16,7 @@ from ..errors import WeipianError, WeipianWarning
 class WeipianGroup(click.Group):
     """Turn weipian errors into one-line messages with exit code 2."""
 
-    def invoke(self, ctx):
+    def invoke(self, ctx):  # noqa: D102
         try:
             return super().invoke(ctx)
         except WeipianError as exc:

@@ -144,8 +144,9 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
         height, width = reader.shape
         res = abs(reader.transform.a)
         geoms = patches.to_crs(reader.crs).geometry if patches.crs != reader.crs else patches.geometry
-        for pid, geom, bd, ad in zip(patches["patch_id"], geoms, patches.get("before_date", [""] * len(patches)),
-                                     patches.get("after_date", [""] * len(patches))):
+        blank = [""] * len(patches)
+        for pid, geom, bd, ad in zip(patches["patch_id"], geoms, patches.get("before_date", blank),
+                                     patches.get("after_date", blank)):
             minx, miny, maxx, maxy = geom.bounds
             size = max(maxx - minx, maxy - miny, min_size_m) * (1 + margin)
             cx, cy = (minx + maxx) / 2, (miny + maxy) / 2

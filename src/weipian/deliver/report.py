@@ -168,7 +168,8 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     stats_html = "<tr>" + "".join(f"<th>{esc(STAT_COLUMNS_ZH[c])}</th>" for c in stat_cols) + "</tr>"
     for row in stats.itertuples(index=False):
         cls = ' class="over"' if getattr(row, "over_line") else ""
-        stats_html += f"<tr{cls}>" + "".join(f"<td>{cell(c, getattr(row, c))}</td>" for c in stat_cols) + "</tr>"
+        cells = "".join(f"<td>{cell(c, getattr(row, c))}</td>" for c in stat_cols)
+        stats_html += f"<tr{cls}>{cells}</tr>"
     townships = sorted({str(t) for t in patches["township"]})
     options = "".join(f'<option value="{esc(t)}">{esc(t)}</option>' for t in townships)
     label_boxes = "".join(
@@ -184,7 +185,8 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
                   f'{towns}</p>')
     info = esc(json.dumps(run_info or {}, ensure_ascii=False, default=str)[:2000])
     page = _TEMPLATE.format(
-        title=esc(title), summary=summary_html, obscured=hidden, stats=stats_html, chart=chart, options=options,
+        title=esc(title), summary=summary_html, obscured=hidden, stats=stats_html, chart=chart,
+        options=options,
         labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
         data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
     )
@@ -218,7 +220,8 @@ footer {{ font-size: 11px; color: #777; padding: 8px 16px; word-break: break-all
 </style></head>
 <body><header><h1>{title}</h1></header><main>
 <h2>汇总 Summary</h2>
-<table id="summary"><tr><th>判定类型</th><th>图斑数</th><th>面积（平方米）</th><th>面积（亩）</th></tr>{summary}</table>
+<table id="summary"><tr><th>判定类型</th><th>图斑数</th><th>面积（平方米）</th><th>面积（亩）</th></tr>
+{summary}</table>
 {obscured}
 <h2>街道统计 违法占耕比</h2>
 <table id="stats">{stats}</table>
@@ -254,13 +257,15 @@ footer {{ font-size: 11px; color: #777; padding: 8px 16px; word-break: break-all
     if (f.chip) {{ var img = document.createElement("img"); img.src = f.chip; panel.appendChild(img); }}
     var t = document.createElement("table");
     Object.keys(f.fields).forEach(function (k) {{
-      var tr = document.createElement("tr"), a = document.createElement("th"), b = document.createElement("td");
+      var tr = document.createElement("tr"), a = document.createElement("th"),
+          b = document.createElement("td");
       a.textContent = k; b.textContent = f.fields[k]; tr.appendChild(a); tr.appendChild(b); t.appendChild(tr);
     }});
     panel.appendChild(t);
   }}
   function filter() {{
-    var on = {{}}; document.querySelectorAll("input.flt").forEach(function (c) {{ on[c.value] = c.checked; }});
+    var on = {{}};
+    document.querySelectorAll("input.flt").forEach(function (c) {{ on[c.value] = c.checked; }});
     var town = document.getElementById("town").value, n = 0;
     paths.forEach(function (p) {{
       var vis = on[p.dataset.label] && (!town || p.dataset.township === town);
@@ -274,7 +279,8 @@ footer {{ font-size: 11px; color: #777; padding: 8px 16px; word-break: break-all
   var vb = svg.viewBox.baseVal, drag = null;
   svg.addEventListener("wheel", function (e) {{
     e.preventDefault(); var k = e.deltaY < 0 ? 0.8 : 1.25, r = svg.getBoundingClientRect();
-    var mx = vb.x + (e.clientX - r.left) / r.width * vb.width, my = vb.y + (e.clientY - r.top) / r.height * vb.height;
+    var mx = vb.x + (e.clientX - r.left) / r.width * vb.width,
+        my = vb.y + (e.clientY - r.top) / r.height * vb.height;
     vb.x = mx - (mx - vb.x) * k; vb.y = my - (my - vb.y) * k; vb.width *= k; vb.height *= k;
   }}, {{ passive: false }});
   svg.addEventListener("mousedown", function (e) {{ drag = [e.clientX, e.clientY]; }});

@@ -1,5 +1,4 @@
-"""A visiting order for field crews: nearest-neighbour tour per township.
-"""
+"""A visiting order for field crews: nearest-neighbour tour per township."""
 
 from __future__ import annotations
 

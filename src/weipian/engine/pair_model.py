@@ -136,19 +136,17 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
     """
     import dask
 
-    from .readers import close_readers, read_window
+    from .readers import read_window, reading_threads
 
     height, width = reader.shape
     h, w = min(crop, height), min(crop, width)
     centre = Window((width - w) // 2, (height - h) // 2, w, h)
     tiles = sample_tiles(height, width)
     # All reads at once, on threads (GDAL releases the GIL while decoding).
-    try:
+    with reading_threads(reader.spec, workers) as pool:
         reads = dask.compute(*[dask.delayed(read_window)(reader.spec, win)
                                for win in [centre] + [t.read for t in tiles]],
-                             scheduler="threads", num_workers=workers)
-    finally:
-        close_readers(reader.spec)
+                             scheduler="threads", pool=pool)
     b, a, v = reads[0]
     shift = estimate_shift(b, a, valid=v) if v.any() else (0.0, 0.0)
 

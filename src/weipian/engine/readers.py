@@ -6,11 +6,14 @@ that thread's reader for a pair instead of reopening the files per window.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from ..io import PairReader, PairSpec
 
-__all__ = ["reader_for", "read_window", "close_readers"]
+__all__ = ["reader_for", "read_window", "close_readers", "reading_threads"]
 
 _readers: dict = {}
 _readers_lock = threading.Lock()
@@ -42,3 +45,25 @@ def read_window(spec: PairSpec, window):
     return reader_for(spec).read(window)
 
 
+
+
+@contextlib.contextmanager
+def reading_threads(spec: PairSpec, workers: int | None = None):
+    """A thread pool for Dask's threaded scheduler that closes its readers safely.
+
+    On leaving, the pool is shut down *and waited for* before the readers of
+    ``spec`` are closed. When one task fails, Dask raises at once while other
+    tasks may still be reading on their threads; closing their GDAL datasets
+    under them crashed the process or garbled the next error message.
+
+    Yields
+    ------
+    concurrent.futures.ThreadPoolExecutor
+        Pass it to ``dask.compute(..., scheduler="threads", pool=pool)``.
+    """
+    pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        close_readers(spec)

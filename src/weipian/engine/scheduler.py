@@ -10,6 +10,7 @@ run resumes without redoing them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ..errors import WeipianError
 from ..io import PairSpec, atomic_path
-from .readers import close_readers, read_window, reader_for
+from .readers import close_readers, read_window, reader_for, reading_threads
 from .tiles import process_tile
 
 __all__ = ["run_tiles", "resolve_scheduler", "WorkFolder", "read_window", "close_readers"]
@@ -52,6 +53,8 @@ class WorkFolder:
 
     def __init__(self, path):
         self.path = Path(path)
+        #: Windows taken from the folder instead of recomputed by the last :func:`run_tiles`.
+        self.reused = 0
 
     def bind(self, fingerprint: dict, *, resume: bool) -> None:
         """Start (or, with ``resume``, continue) a run with these settings."""
@@ -130,6 +133,8 @@ def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=Non
             results[k] = done
         else:
             todo.append(k)
+    if work is not None:
+        work.reused = len(tiles) - len(todo)
     bar = tqdm(total=len(tiles), initial=len(tiles) - len(todo), disable=not progress,
                unit="tile", desc="detect")
     work_dir = str(work.path) if work is not None else None
@@ -154,10 +159,13 @@ def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=Non
                         bar.update(1)
 
             kwargs = {"scheduler": scheduler}
-            if scheduler != "synchronous":
+            if scheduler == "processes":
                 kwargs["num_workers"] = workers or os.cpu_count() or 1
-            with _Progress():
-                computed = dask.compute(*tasks, **kwargs)
+            with contextlib.ExitStack() as stack:
+                if scheduler == "threads":  # waits for every thread before closing its readers
+                    kwargs["pool"] = stack.enter_context(reading_threads(spec, workers))
+                with _Progress():
+                    computed = dask.compute(*tasks, **kwargs)
             for k, value in zip(todo, computed):
                 results[k] = value
     finally:

@@ -1,5 +1,4 @@
-"""Morphology of flag masks: opening/closing and growing back into neighbours.
-"""
+"""Morphology of flag masks: opening/closing and growing back into neighbours."""
 
 from __future__ import annotations
 

@@ -394,7 +394,8 @@ def generate_scene(
     ids = np.zeros(shape, np.int32)
     shapes_before = [(g, i + 1) for i, g in enumerate(objs.geoms) if objs.before[i]]
     shapes_after = [(g, i + 1) for i, g in enumerate(objs.geoms)]
-    ids_before = features.rasterize(shapes_before, out_shape=shape, transform=_pixel_transform(), dtype="int32")
+    ids_before = features.rasterize(shapes_before, out_shape=shape, transform=_pixel_transform(),
+                                    dtype="int32")
     ids_after = features.rasterize(shapes_after, out_shape=shape, transform=_pixel_transform(), dtype="int32")
     del ids
 
