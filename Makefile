@@ -4,14 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench sample clean browser docs
+.PHONY: install demo test bench sample clean browser docs model lodo
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev,train]"
 	touch $(STAMP)
 
 sample_data/.stamp: $(STAMP) src/weipian/testing/scenes.py
@@ -39,8 +40,8 @@ test: $(STAMP) sample_data/.stamp browser
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
+	$(PY) benchmarks/real.py --lodo out/models
 	$(PY) benchmarks/accuracy.py
-	$(PY) benchmarks/real.py
 	$(PY) benchmarks/speed.py
 
 docs: $(STAMP)
@@ -50,3 +51,20 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out sample_data/*.tif sample_data/layers sample_data/.stamp
+
+# The default change model, exactly as shipped: trained on ../shared/realdata/train
+# (held-out pairs left out, see src/weipian/learn/recipe.py), then copied into the package.
+REALDATA ?= ../shared/realdata
+model: $(STAMP)
+	$(VENV)/bin/weipian train out/models/default --data $(REALDATA)/train \
+		--buildings $(REALDATA)/train/buildings --steps 3000 --batch 8 --seed 0 --resume
+	cp out/models/default/model.onnx out/models/default/weights.pt out/models/default/model_card.json \
+		src/weipian/learn/default/
+
+# Leave-one-dataset-out models for benchmarks/real.py --lodo out/models
+lodo: $(STAMP)
+	for ds in levir_cd dsifn oscd whu_cd; do \
+		$(VENV)/bin/weipian train out/models/lodo_$$ds --data $(REALDATA)/train \
+			--buildings $(REALDATA)/train/buildings --leave-out $$ds --steps 600 --val-every 200 \
+			--seed 0 --resume || exit 1; \
+	done

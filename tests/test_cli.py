@@ -7,6 +7,7 @@ import pytest
 import shapely
 from conftest import write_tif
 
+import weipian
 from weipian.cli.main import main
 
 
@@ -222,6 +223,41 @@ def test_settings_file_is_data(runner, small_batch, tmp_path):
     assert result.exit_code == 0, result.output
     assert gpd.read_file(judged).patch_id.str.contains("__import__").all()  # a string, never run
     assert not (tmp_path / "pwned").exists() and not any(p.name == "pwned" for p in tmp_path.parent.iterdir())
+
+
+def test_change_settings_from_cli_and_settings_file(runner, small_batch, tmp_path):
+    """The change core's settings reach detection from the command line and from [detect] in TOML."""
+    counts = {}
+    for threshold in (0.3, 0.9):
+        out = tmp_path / f"p{threshold}.gpkg"
+        result = runner.invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]),
+                                      "--threshold", str(threshold), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        counts[threshold] = gpd.read_file(out).area_m2.sum()
+    assert counts[0.3] > counts[0.9]  # a higher threshold flags less
+    cfg = tmp_path / "settings.toml"
+    cfg.write_text('[detect]\nthreshold = 0.9\n', encoding="utf-8")
+    out = tmp_path / "cfg.gpkg"
+    result = runner.invoke(main, ["--config", str(cfg), "detect", str(small_batch["before"]),
+                                  str(small_batch["after"]), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert gpd.read_file(out).area_m2.sum() == counts[0.9]
+    frame = weipian.detect(small_batch["before"], small_batch["after"],
+                           params=weipian.ChangeParams(threshold=0.9, vegetation_ndvi=0.4))
+    assert frame.attrs["weipian"]["model"]["threshold"] == 0.9
+    assert frame.attrs["weipian"]["model"]["vegetation_ndvi"] == 0.4
+
+
+def test_old_module_paths_still_work_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    for old, name in (("weipian.tools", "detect"), ("weipian.change", "apply_shift"),
+                      ("weipian.data", "generate_scene"), ("weipian.classify", "RULES")):
+        sys.modules.pop(old, None)
+        with pytest.warns(DeprecationWarning, match=f"{old} moved to"):
+            module = importlib.import_module(old)
+        assert callable(getattr(module, name)) or getattr(module, name)
 
 
 @pytest.mark.parametrize("text, message", [

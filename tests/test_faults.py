@@ -22,7 +22,7 @@ def batch(tmp_path_factory):
 
 def _cmd(batch, out, *extra):
     return [sys.executable, "-m", "weipian.cli.main", "-q", "run", str(batch["before"]), str(batch["after"]),
-            "--layers", str(batch["farmland"].parent), "-o", str(out), "--window-size", "64",
+            "--layers", str(batch["farmland"].parent), "-o", str(out), "--window-size", "256",
             "--workers", "1", "--no-chips", *extra]
 
 
@@ -36,12 +36,12 @@ def test_sigkill_leaves_previous_outputs_and_resume_completes(batch, tmp_path):
                             stderr=subprocess.DEVNULL)
     work = out / ".weipian-work"
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(work.glob("r*.pkl"))) < 40:
+    while time.time() < deadline and len(list(work.glob("r*.pkl"))) < 3:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done = len(list(work.glob("r*.pkl")))
-    assert 0 < done < 256, "the run was not killed part-way"
+    assert 0 < done < 16, "the run was not killed part-way"
     # the previous outputs are intact: readable and unchanged
     assert (out / "patches.csv").read_bytes() == first_csv
     assert gpd.read_file(out / "patches.gpkg", layer="patches").drop(columns="geometry").equals(first.drop(columns="geometry"))
@@ -60,7 +60,7 @@ def test_killed_first_run_leaves_no_outputs(batch, tmp_path):
     out = tmp_path / "fresh"
     proc = subprocess.Popen(_cmd(batch, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list((out / ".weipian-work").glob("r*.pkl"))) < 10:
+    while time.time() < deadline and len(list((out / ".weipian-work").glob("r*.pkl"))) < 2:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

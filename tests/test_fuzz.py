@@ -14,7 +14,7 @@ from weipian.deliver.lists import export_patches
 from weipian.deliver.tables import neutralise, safe_filename
 from weipian.errors import DateError
 from weipian.io import parse_date
-from weipian.raster.classic import detect_change
+from weipian.learn.inputs import epoch_channels, robust_levels
 from weipian.raster.register import apply_shift, estimate_shift
 
 ROLES = {"blue": 0, "green": 1, "red": 2, "nir": 3}
@@ -35,20 +35,15 @@ def epochs(draw):
 
 
 @FAST
-@given(epochs(), st.sampled_from(["construction", "any"]))
-def test_detect_change_never_fails_and_respects_validity(data, target):
-    before, after, valid = data
-    result = detect_change(before, after, ROLES, valid=valid, target=target)
-    assert result.mask.shape == valid.shape and result.mask.dtype == bool
-    assert not (result.mask & ~valid).any()
-    assert np.isfinite(result.magnitude).all()
-
-
-@FAST
-@given(st.integers(1, 30), st.integers(1, 30), st.floats(0, 60000, allow_nan=False))
-def test_identical_constant_epochs_flag_nothing(rows, cols, value):
-    image = np.full((4, rows, cols), value, np.float32)
-    assert not detect_change(image, image.copy(), ROLES).mask.any()
+@given(epochs())
+def test_model_inputs_are_finite_and_bounded_for_any_image(data):
+    before, _, valid = data
+    levels = robust_levels(before, valid)
+    assert np.all(levels[:, 1] > levels[:, 0])
+    channels = epoch_channels(before, ROLES, levels, 2.0)
+    assert channels.shape == (6,) + before.shape[1:]
+    assert np.isfinite(channels).all()
+    assert channels[:4].min() >= -0.5 and channels[:4].max() <= 1.5
 
 
 @FAST

@@ -12,7 +12,7 @@ import logging
 
 __version__ = "0.1.0"
 
-from .raster.params import ChangeParams  # noqa: E402
+from .params import ChangeParams  # noqa: E402
 from .workflows import detect, judge, run  # noqa: E402
 
 __all__ = ["ChangeParams", "detect", "judge", "run", "__version__"]

@@ -20,7 +20,10 @@ __all__ = [
     "DateError",
     "OutputError",
     "OutputExistsError",
+    "ModelError",
+    "TrainingDataError",
     "WeipianWarning",
+    "ResolutionWarning",
 ]
 
 
@@ -68,5 +71,17 @@ class OutputExistsError(WeipianError, FileExistsError):
     """An output exists and ``overwrite`` was not requested."""
 
 
+class ModelError(WeipianError, ValueError):
+    """A change model cannot be used: missing, not ONNX, or not fit for the imagery."""
+
+
+class TrainingDataError(WeipianError, ValueError):
+    """Training data cannot be used: missing images, unknown outcome values."""
+
+
 class WeipianWarning(UserWarning):
     """A recoverable surprise in the input (repaired geometry, reprojection)."""
+
+
+class ResolutionWarning(WeipianWarning):
+    """The imagery's pixel size lies outside the range the change model was trained on."""

@@ -11,6 +11,7 @@ import json
 import math
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,10 +20,13 @@ import shapely
 from pyproj import CRS, Transformer
 
 from . import __version__
+from .engine.tiles import CELL
 from .errors import DateError, InputFileError, LayerError, WeipianError
 from .io import atomic_path, check_output, parse_date
+from .learn.network_outputs import OUTPUTS
 from .legality import LABELS_ZH, classify, feature_names, property_table
-from .raster.params import ChangeParams
+from .params import ChangeParams
+from .patches import assemble_pieces, min_pixels_for
 from .schema import (
     _LONLAT,
     PATCH_FIELDS,
@@ -118,13 +122,9 @@ def detect(
     weipian.errors.WeipianError
         For unreadable, non-overlapping or ill-described inputs.
     """
-    from .engine.pair_model import PairModel, estimate_pair_model
     from .engine.scheduler import WorkFolder, resolve_scheduler, run_tiles
-    from .engine.tiles import CELL, MaskSettings
-    from .engine.windows import HALO, tile_windows
-    from .io import PairReader, PairSpec
-    from .patches import assemble_pieces, min_pixels_for
-    from .raster.clouds import CloudParams
+    from .io import PairSpec
+    from .learn.model import load_model
 
     params = params or ChangeParams()
     resolve_scheduler(scheduler)  # a wrong name fails before anything is read or written
@@ -132,94 +132,155 @@ def detect(
         "before": parse_date(before_date, source="--before-date") if before_date else None,
         "after": parse_date(after_date, source="--after-date") if after_date else None,
     }
-    timings = {}
+    net = load_model(params.model)
     spec = PairSpec(str(before), str(after), bands, None,
                     str(mask_before) if mask_before else None, str(mask_after) if mask_after else None,
                     str(crs) if crs else None, float(min_overlap))
-    if window_size:
-        window_size = max(4 * CELL, int(window_size) // CELL * CELL)
-    t0 = time.perf_counter()
-    work = WorkFolder(work_dir) if work_dir is not None else None
-    fingerprint = {"spec": spec.__dict__, "params": params.__dict__, "target": str(target),
+    window_size = _snap_window(window_size, net.tile)
+    fingerprint = {"spec": spec.__dict__, "params": params.to_dict(), "target": str(target),
                    "min_area": min_area, "window_size": window_size, "clouds": clouds,
                    "version": __version__}
+    timings = {}
+    work = WorkFolder(work_dir) if work_dir is not None else None
     try:
-        with PairReader(spec) as reader:
-            shape, transform, crs, roles, tag_dates = (reader.shape, reader.transform, reader.crs,
-                                                       reader.roles, reader.dates)
-            if work is not None:  # only once the inputs have opened: bad input leaves nothing
-                work.bind(fingerprint, resume=resume)
-            stored = work.load("model") if (work is not None and resume) else None
-            res_m = math.sqrt(abs(transform.a * transform.e)) if crs.is_projected else 1.0
-            model = (PairModel.from_dict(stored) if stored
-                     else estimate_pair_model(reader, params, workers=workers,
-                                              clouds=CloudParams() if clouds else None,
-                                              resolution_m=res_m))
-        if work is not None:
-            work.save("model", model.to_dict())
-        timings["model_s"] = time.perf_counter() - t0
-        dates = {k: v or tag_dates[k] for k, v in dates.items()}
-
         t0 = time.perf_counter()
-        acrs = area_crs(crs, scene_lon(transform, shape, crs))
-        pixel_m2 = pixel_area_m2(transform, shape, crs, acrs)
-        min_pixels = min_pixels_for(min_area, pixel_m2)
-        res_m = math.sqrt(pixel_m2)
-        masks = MaskSettings(clouds=CloudParams() if clouds else None, resolution_m=res_m)
-        halo = HALO + (CloudParams().reach(res_m) if clouds else 0)
-        tiles = tile_windows(shape[0], shape[1], window_size, halo=halo)
-        parts = run_tiles(spec, tiles, model, target=target, params=params, min_pixels=min_pixels,
-                          workers=workers, scheduler=scheduler, work=work, progress=progress,
-                          masks=masks)
+        scene, pair = _open_pair(spec, net, fingerprint, work=work, resume=resume, workers=workers,
+                                 clouds=clouds)
+        timings["model_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        tiles, detector, masks = _plan(scene, net, params, target, window_size, clouds)
+        min_pixels = min_pixels_for(min_area, scene.pixel_m2)
+        parts = run_tiles(spec, tiles, pair, detector, min_pixels=min_pixels, workers=workers,
+                          scheduler=scheduler, work=work, progress=progress, masks=masks)
         timings["tiles_s"] = time.perf_counter() - t0
     except WeipianError:
         if work is not None and not resume:  # bad input: leave nothing behind
             work.clear()
         raise
-
     t0 = time.perf_counter()
-    table = assemble_pieces(parts, min_pixels=min_pixels)
-    frame = gpd.GeoDataFrame({"score": table["score"]}, geometry=list(table["geometry"]), crs=crs)
-    add_location_fields(frame, acrs)
+    dates = {k: v or scene.dates[k] for k, v in dates.items()}
+    frame = _patch_frame(assemble_pieces(parts, min_pixels=min_pixels), scene, min_area, dates)
+    timings["assemble_s"] = time.perf_counter() - t0
+    frame.attrs["obscured"] = _obscured_polygons(tiles, parts, scene.shape, scene.transform, scene.crs, CELL)
+    frame.attrs["weipian"] = {
+        "inputs": {"before": str(before), "after": str(after)},
+        "settings": {"bands": bands, "min_area_m2": min_area, "target": str(target),
+                     "window_size": window_size, "workers": workers,
+                     "scheduler": scheduler or "threads", "params": params.to_dict()},
+        **_detect_record(scene, pair, detector, tiles, parts, work, clouds=bool(clouds),
+                         user_masks=[m for m in (spec.mask_before, spec.mask_after) if m]),
+        "patches": len(frame),
+        "dates": {k: iso_date(v) for k, v in dates.items()},
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return frame
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """What detection needs to know of a pair before reading any pixel."""
+
+    shape: tuple
+    transform: object
+    crs: object
+    roles: dict
+    dates: dict
+    acrs: object
+    pixel_m2: float
+
+    @property
+    def gsd_m(self) -> float:
+        """Pixel size in metres (from the central pixel's projected area)."""
+        return math.sqrt(self.pixel_m2)
+
+
+def _snap_window(window_size, tile: int):
+    """Window sides are whole multiples of the network tile (so results do not depend on them)."""
+    if not window_size:
+        return None
+    return max(tile, int(round(int(window_size) / tile)) * tile)
+
+
+def _open_pair(spec, net, fingerprint, *, work, resume, workers, clouds):
+    """Open the pair, check it against the model, estimate (or reload) the pair model."""
+    from .engine.pair_model import PairModel, estimate_pair_model
+    from .io import PairReader
+    from .raster.clouds import CloudParams
+
+    with PairReader(spec) as reader:
+        acrs = area_crs(reader.crs, scene_lon(reader.transform, reader.shape, reader.crs))
+        scene = _Scene(reader.shape, reader.transform, reader.crs, reader.roles, reader.dates, acrs,
+                       pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs))
+        net.check(scene.roles, scene.gsd_m, source=spec.before)
+        if work is not None:  # only once the inputs have opened: bad input leaves nothing
+            work.bind(fingerprint, resume=resume)
+        stored = work.load("model") if (work is not None and resume) else None
+        pair = (PairModel.from_dict(stored) if stored
+                else estimate_pair_model(reader, workers=workers, clouds=CloudParams() if clouds else None,
+                                         resolution_m=scene.gsd_m))
+    if work is not None:
+        work.save("model", pair.to_dict())
+    return scene, pair
+
+
+def _plan(scene: _Scene, net, params: ChangeParams, target: str, window_size, clouds: bool):
+    """The tiles to run and the settings every tile gets."""
+    from .engine.tiles import Detector, MaskSettings
+    from .engine.windows import HALO, tile_windows
+    from .raster.clouds import CloudParams
+
+    if target not in OUTPUTS:
+        raise WeipianError(f"target was {target!r} but is expected to be one of {', '.join(OUTPUTS)}")
+    detector = Detector(model=net, target=target,
+                        threshold=params.threshold if params.threshold is not None else net.threshold(target),
+                        gsd_m=net.gsd_for_model(scene.gsd_m), vegetation_ndvi=params.vegetation_ndvi)
+    masks = MaskSettings(clouds=CloudParams() if clouds else None, resolution_m=scene.gsd_m)
+    halo = HALO + (CloudParams().reach(scene.gsd_m) if clouds else 0)
+    return tile_windows(scene.shape[0], scene.shape[1], window_size, halo=halo), detector, masks
+
+
+def _patch_frame(table: dict, scene: _Scene, min_area: float, dates: dict) -> gpd.GeoDataFrame:
+    """Assembled patches as a GeoDataFrame: location fields, minimum mapping unit, serials."""
+    frame = gpd.GeoDataFrame({"score": table["score"]}, geometry=list(table["geometry"]), crs=scene.crs)
+    add_location_fields(frame, scene.acrs)
     frame = frame[frame["area_m2"] >= min_area].reset_index(drop=True)
     frame.insert(0, "patch_id", [f"{i + 1:06d}" for i in range(len(frame))])
     frame["score"] = np.round(frame["score"].astype(float), 3)
     frame["before_date"] = iso_date(dates["before"])
     frame["after_date"] = iso_date(dates["after"])
-    timings["assemble_s"] = time.perf_counter() - t0
+    return frame
 
-    obscured = _obscured_polygons(tiles, parts, shape, transform, crs, CELL)
-    frame.attrs["obscured"] = obscured
-    frame.attrs["weipian"] = {
-        "inputs": {"before": str(before), "after": str(after)},
-        "settings": {"bands": bands, "min_area_m2": min_area, "target": str(target),
-                     "window_size": window_size, "workers": workers,
-                     "scheduler": scheduler or "threads", "params": params.__dict__},
-        "crs": crs.to_string(),
-        "area_crs": acrs.to_string(),
-        "shape": list(shape),
-        "band_roles": roles,
-        "shift_px": {"dy": round(model.shift[0], 3), "dx": round(model.shift[1], 3)},
-        "shift_m": {"dy": round(model.shift[0] * res_m, 3), "dx": round(model.shift[1] * res_m, 3)},
-        "normalisation": {"gain": [round(g, 5) for g in model.gain],
-                          "offset": [round(o, 3) for o in model.offset],
-                          "invariant_share": round(model.invariant_share, 4),
-                          "sampled_pixels": model.sampled_pixels,
+
+def _detect_record(scene: _Scene, pair, detector, tiles, parts, work, *, clouds: bool, user_masks) -> dict:
+    """Provenance of a detection for run.json: grid, shift, normalisation, model, counts."""
+    obscured_px = sum(int(p["obscured"][0]) for p in parts)
+    res_m = scene.gsd_m
+    return {
+        "crs": scene.crs.to_string(),
+        "area_crs": scene.acrs.to_string(),
+        "shape": list(scene.shape),
+        "resolution_m": round(res_m, 4),
+        "band_roles": scene.roles,
+        "model": {"path": detector.model.path, "target": detector.target,
+                  "threshold": detector.threshold, "gsd_given_m": detector.gsd_m,
+                  "vegetation_ndvi": detector.vegetation_ndvi,
+                  "trained_on": detector.model.card.get("datasets")},
+        "shift_px": {"dy": round(pair.shift[0], 3), "dx": round(pair.shift[1], 3)},
+        "shift_m": {"dy": round(pair.shift[0] * res_m, 3), "dx": round(pair.shift[1] * res_m, 3)},
+        "normalisation": {"gain": [round(g, 5) for g in pair.gain],
+                          "offset": [round(o, 3) for o in pair.offset],
+                          "invariant_share": round(pair.invariant_share, 4),
+                          "sampled_pixels": pair.sampled_pixels,
                           "maps": "after = gain * before + offset"},
-        "noise": [round(n, 3) for n in model.noise],
+        "levels": {"before": pair.levels_before, "after": pair.levels_after},
+        "noise": [round(n, 3) for n in pair.noise],
         "tiles": len(tiles),
+        "windows": {"total": len(tiles), "reused": work.reused if work is not None else 0},
         "valid_pixels": int(sum(int(p["valid"][0]) for p in parts)),
         "flagged_pixels": int(sum(int(p["flagged"][0]) for p in parts)),
-        "obscured": {"pixels": int(sum(int(p["obscured"][0]) for p in parts)),
-                     "area_m2": round(sum(int(p["obscured"][0]) for p in parts) * pixel_m2, 1),
-                     "clouds_detected": bool(clouds),
-                     "masks": [m for m in (spec.mask_before, spec.mask_after) if m]},
-        "patches": len(frame),
-        "dates": {k: iso_date(v) for k, v in dates.items()},
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "windows": {"total": len(tiles), "reused": work.reused if work is not None else 0},
+        "obscured": {"pixels": obscured_px, "area_m2": round(obscured_px * scene.pixel_m2, 1),
+                     "clouds_detected": clouds, "masks": list(user_masks)},
     }
-    return frame
 
 
 def _obscured_polygons(tiles, parts, shape, transform, crs, cell) -> gpd.GeoSeries:
@@ -292,22 +353,11 @@ def judge(
     if crs is None:
         raise LayerError("patches have no CRS; write them with weipian detect")
     paths = find_layers(layers, overrides)
-    if after_date is not None:
-        after = parse_date(after_date, source="--after-date")
-    elif "after_date" in frame and len(frame) and str(frame["after_date"].iloc[0]):
-        after = parse_date(frame["after_date"].iloc[0], source="after_date")
-    else:
-        after = None
-    if after is None and "temporary" in paths:
-        raise DateError(
-            f"{paths['temporary']}: temporary approvals need the after date; "
-            "pass --after-date YYYY-MM-DD"
-        )
+    after = _judge_date(frame, after_date, paths)
+    lon = 114.0  # no patches: any zone measures nothing
     if len(frame):
         cx = frame.geometry.union_all().centroid
         lon, _ = Transformer.from_crs(crs, _LONLAT, always_xy=True).transform(cx.x, cx.y)
-    else:
-        lon = 114.0
     acrs = area_crs(crs, lon)
     geoms = frame.geometry.to_crs(acrs).to_numpy()
     bbox = tuple(frame.total_bounds) if len(frame) else None
@@ -316,25 +366,8 @@ def judge(
                                  end_date_field=end_date_field, layer_crs=layer_crs)
     labels, reasons = classify(table, min_share=min_share)
 
-    frame["label"] = labels
-    frame["label_zh"] = [LABELS_ZH[lab] for lab in labels]
-    frame["reason"] = reasons
-    for name in ("farmland", "reserve", "approved", "temporary", "government"):
-        frame[f"{name}_m2"] = np.round(table[f"{name}_m2"], 2)
-    frame["township"] = table["townships_name"]
-    frame["township_code"] = table.get("township_code", np.full(len(frame), "", dtype=object))
-    if "area_m2" not in frame or "lon" not in frame:
-        add_location_fields(frame, acrs)
-    for column in ("before_date", "after_date"):
-        if column not in frame:
-            frame[column] = ""
-    if after is not None:
-        frame["after_date"] = iso_date(after)
     batch = batch or batch_of(after)
-    serial = [str(p).split("-")[-1] for p in frame["patch_id"]] if "patch_id" in frame else [
-        f"{i + 1:06d}" for i in range(len(frame))
-    ]
-    frame["patch_id"] = patch_ids(frame["township_code"], batch, serial)
+    _fill_judged_fields(frame, table, labels, reasons, acrs=acrs, after=after, batch=batch)
     frame = gpd.GeoDataFrame(frame[list(PATCH_FIELDS)], geometry=frame.geometry, crs=crs)
     frame.attrs["weipian"] = {
         **patches.attrs.get("weipian", {}),
@@ -349,6 +382,44 @@ def judge(
         },
     }
     return frame
+
+
+def _judge_date(frame, after_date, paths):
+    """The date temporary approvals are checked against: given, else the patches' after date."""
+    if after_date is not None:
+        after = parse_date(after_date, source="--after-date")
+    elif "after_date" in frame and len(frame) and str(frame["after_date"].iloc[0]):
+        after = parse_date(frame["after_date"].iloc[0], source="after_date")
+    else:
+        after = None
+    if after is None and "temporary" in paths:
+        raise DateError(
+            f"{paths['temporary']}: temporary approvals need the after date; "
+            "pass --after-date YYYY-MM-DD"
+        )
+    return after
+
+
+def _fill_judged_fields(frame, table, labels, reasons, *, acrs, after, batch) -> None:
+    """Labels, reasons, layer areas, township, location and ids of judged patches, in place."""
+    frame["label"] = labels
+    frame["label_zh"] = [LABELS_ZH[lab] for lab in labels]
+    frame["reason"] = reasons
+    for name in ("farmland", "reserve", "approved", "temporary", "government"):
+        frame[f"{name}_m2"] = np.round(table[f"{name}_m2"], 2)
+    frame["township"] = table["townships_name"]
+    frame["township_code"] = table.get("township_code", np.full(len(frame), "", dtype=object))
+    if "area_m2" not in frame or "lon" not in frame:
+        add_location_fields(frame, acrs)
+    for column in ("before_date", "after_date"):
+        if column not in frame:
+            frame[column] = ""
+    if after is not None:
+        frame["after_date"] = iso_date(after)
+    serial = [str(p).split("-")[-1] for p in frame["patch_id"]] if "patch_id" in frame else [
+        f"{i + 1:06d}" for i in range(len(frame))
+    ]
+    frame["patch_id"] = patch_ids(frame["township_code"], batch, serial)
 
 
 def read_patches(path) -> gpd.GeoDataFrame:
@@ -398,7 +469,8 @@ def _obscured_by_township(obscured, layers, overrides, layer_crs=None) -> dict:
     paths = find_layers(layers, overrides)
     if "townships" not in paths:
         return {"(all)": round(float(obscured.area.sum()), 1)}
-    lon = 114.0
+    cx, cy = shapely.box(*obscured.total_bounds).centroid.coords[0]
+    lon, _ = Transformer.from_crs(obscured.crs, _LONLAT, always_xy=True).transform(cx, cy)
     acrs = area_crs(obscured.crs, lon) if not CRS.from_user_input(obscured.crs).is_projected else obscured.crs
     towns, _ = read_layer(paths["townships"], acrs, name="townships", layer_crs=layer_crs)
     names = feature_names(towns, TOWNSHIP_NAME_FIELDS)

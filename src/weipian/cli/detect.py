@@ -8,6 +8,8 @@ from .options import (
     after_date_opt,
     bands_opt,
     before_date_opt,
+    change_opts,
+    change_params_from,
     input_opts,
     min_area_opt,
     overwrite_opt,
@@ -24,6 +26,7 @@ from .options import (
 @bands_opt
 @min_area_opt
 @target_opt
+@change_opts
 @before_date_opt
 @after_date_opt
 @parallel_opts
@@ -32,7 +35,7 @@ from .options import (
 @click.pass_context
 def detect_cmd(ctx, before, after, output, bands, min_area, target, before_date, after_date,
                window_size, workers, scheduler, resume, crs, min_overlap, clouds, mask_before,
-               mask_after, overwrite):
+               mask_after, overwrite, **kwargs):
     """Find patches of new construction between BEFORE and AFTER."""
     from pathlib import Path
 
@@ -43,6 +46,7 @@ def detect_cmd(ctx, before, after, output, bands, min_area, target, before_date,
     check_output(output, overwrite=overwrite or resume)
     work = Path(output).with_name(Path(output).name + ".work")
     frame = detect(before, after, bands=bands, min_area=min_area, target=target,
+                   params=change_params_from(kwargs),
                    before_date=before_date, after_date=after_date, window_size=window_size,
                    workers=workers, scheduler=scheduler, work_dir=work, resume=resume,
                    progress=show_progress(ctx), crs=crs, min_overlap=min_overlap, clouds=clouds,

@@ -105,12 +105,14 @@ from .detect import detect_cmd  # noqa: E402
 from .export import export_cmd  # noqa: E402
 from .judge import judge_cmd  # noqa: E402
 from .run import run_cmd  # noqa: E402
+from .train import train_cmd  # noqa: E402
 
 main.add_command(batch_cmd)
 main.add_command(detect_cmd)
 main.add_command(export_cmd)
 main.add_command(judge_cmd)
 main.add_command(run_cmd)
+main.add_command(train_cmd)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import click
 
-from ..raster.classic import CHANGE_TARGETS
+from ..learn.network_outputs import OUTPUTS
 from ..vector.layers import LAYER_NAMES
 
 bands_opt = click.option(
@@ -31,8 +31,8 @@ min_area_opt = click.option(
     help="Minimum mapping unit in m².",
 )
 target_opt = click.option(
-    "--target", type=click.Choice(list(CHANGE_TARGETS)), default="construction", show_default=True,
-    help="construction: pixels that became built; any: every significant change.",
+    "--target", type=click.Choice(list(OUTPUTS)), default="construction", show_default=True,
+    help="construction: pixels that became built; any: every change the model sees.",
 )
 layers_opt = click.option(
     "--layers", "layers_dir", type=click.Path(), default=None,
@@ -144,3 +144,30 @@ def input_opts(func):
     for opt in (mask_after_opt, mask_before_opt, clouds_opt, min_overlap_opt, crs_opt):
         func = opt(func)
     return func
+
+model_opt = click.option("--model", default="default", show_default=True, metavar="PATH",
+                         help="ONNX change model written by weipian train ('default': the one shipped).")
+threshold_opt = click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                             default=None, help="Change probability above which a pixel is flagged "
+                             "[default: the model card's].")
+vegetation_opt = click.option("--vegetation-ndvi", type=click.FloatRange(-1, 1), default=0.5,
+                              show_default=True,
+                              help="With NIR: after-epoch NDVI above this is vegetation, never construction.")
+no_vegetation_opt = click.option("--no-vegetation-veto", is_flag=True,
+                                 help="Do not use NIR vegetation evidence.")
+
+
+def change_opts(func):
+    """Add ``--model``, ``--threshold``, ``--vegetation-ndvi``, ``--no-vegetation-veto``."""
+    for opt in (no_vegetation_opt, vegetation_opt, threshold_opt, model_opt):
+        func = opt(func)
+    return func
+
+
+def change_params_from(kwargs):
+    """Pop the change options from ``kwargs`` into a :class:`weipian.params.ChangeParams`."""
+    from ..params import ChangeParams
+
+    veto = None if kwargs.pop("no_vegetation_veto") else kwargs.pop("vegetation_ndvi")
+    kwargs.pop("vegetation_ndvi", None)
+    return ChangeParams(model=kwargs.pop("model"), threshold=kwargs.pop("threshold"), vegetation_ndvi=veto)

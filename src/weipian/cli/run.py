@@ -9,6 +9,8 @@ from .options import (
     bands_opt,
     batch_opt,
     before_date_opt,
+    change_opts,
+    change_params_from,
     delivery_opts,
     end_date_field_opt,
     input_opts,
@@ -34,6 +36,7 @@ from .options import (
 @bands_opt
 @min_area_opt
 @target_opt
+@change_opts
 @before_date_opt
 @after_date_opt
 @min_share_opt
@@ -52,8 +55,9 @@ def run_cmd(ctx, before, after, layers_dir, output, bands, min_area, target, bef
     """Detect, judge and deliver: patches.gpkg, lists, chips, report.html, run.json in OUTDIR."""
     from ..workflows import run
 
+    params = change_params_from(kwargs)
     frame = run(before, after, layers=layers_dir, output=output, overrides=overrides_from(kwargs),
-                bands=bands, min_area=min_area, target=target, before_date=before_date,
+                bands=bands, min_area=min_area, target=target, params=params, before_date=before_date,
                 after_date=after_date, min_share=min_share, end_date_field=end_date_field,
                 batch=batch, overwrite=overwrite, window_size=window_size, workers=workers,
                 scheduler=scheduler, resume=resume, progress=show_progress(ctx), route=route,

@@ -1,8 +1,9 @@
 """How the after epoch relates to the before: one model for the whole pair.
 
-Co-registration shift, radiometric gain and offset, and the noise spread of
-the normalised difference are estimated once, from a fixed set of sample
-windows spread over the image, and then applied to every processing window.
+Co-registration shift, radiometric gain and offset, the noise spread of the
+normalised difference and each epoch's robust levels (the stretch the change
+network sees) are estimated once, from a fixed set of sample windows spread
+over the image, and then applied to every processing window.
 The samples do not depend on the processing window size, so neither do the
 results.
 """
@@ -16,12 +17,13 @@ from rasterio.windows import Window
 
 from ..errors import NoOverlapError
 from ..raster.difference import noise_spread, smooth
-from ..raster.params import ChangeParams
 from ..raster.radiometry import apply_normalisation, fit_normalisation, scene_brightness
 from ..raster.register import apply_shift, estimate_shift
 from .windows import HALO, Tile, tile_windows
 
-__all__ = ["PairModel", "sample_tiles", "estimate_pair_model", "prepare_window", "shifted_valid"]
+__all__ = ["PairModel", "sample_tiles", "estimate_pair_model", "shift_window", "normalise_window",
+           "prepare_window",
+           "shifted_valid", "NOISE_SIGMA"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class PairModel:
     brightness : float
         Median band-mean of the before epoch's sampled pixels (the scene's
         typical land brightness; water is darker).
+    levels_before, levels_after : tuple of (float, float)
+        Per band, the 2nd and 98th percentiles of each epoch's sampled valid
+        pixels (see :func:`weipian.learn.inputs.robust_levels`).
     """
 
     shift: tuple
@@ -52,15 +57,23 @@ class PairModel:
     invariant_share: float
     sampled_pixels: int
     brightness: float
+    levels_before: tuple = ()
+    levels_after: tuple = ()
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        def lst(v):
+            return [lst(x) for x in v] if isinstance(v, tuple) else v
+
+        return {k: lst(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "PairModel":
         """Inverse of :meth:`to_dict`."""
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+        def tup(v):
+            return tuple(tup(x) for x in v) if isinstance(v, list) else v
+
+        return cls(**{k: tup(v) for k, v in d.items()})
 
 
 def sample_tiles(height: int, width: int, *, size: int = 256, count: int = 16) -> list[Tile]:
@@ -86,8 +99,27 @@ def shifted_valid(valid: np.ndarray, shift) -> np.ndarray:
     return apply_shift(valid.astype(np.float32), shift, border=0.0) > np.float32(0.999)
 
 
+def shift_window(after: np.ndarray, valid: np.ndarray, model: PairModel):
+    """Shift a read window of the after epoch onto the before grid.
+
+    Returns
+    -------
+    after : (B, M, N) float32
+    valid : (M, N) bool
+        Also False where the shift brought pixels in from beyond the window.
+    """
+    if tuple(model.shift) == (0.0, 0.0):
+        return after.astype(np.float32, copy=False), valid
+    return apply_shift(after, model.shift), valid & shifted_valid(valid, model.shift)
+
+
+def normalise_window(after: np.ndarray, model: PairModel) -> np.ndarray:
+    """The (shifted) after epoch in the before epoch's radiometry (a new array)."""
+    return apply_normalisation(after, np.asarray(model.gain), np.asarray(model.offset))
+
+
 def prepare_window(before, after, valid, model: PairModel):
-    """Apply the model to one read window.
+    """Shift and normalise one read window.
 
     Returns
     -------
@@ -96,17 +128,15 @@ def prepare_window(before, after, valid, model: PairModel):
         Shifted and normalised onto the before.
     valid : (M, N) bool
     """
-    if tuple(model.shift) != (0.0, 0.0):
-        after = apply_shift(after, model.shift)  # a new array: normalise it in place
-        valid = valid & shifted_valid(valid, model.shift)
-        after -= np.asarray(model.offset, np.float32)[:, None, None]
-        after *= (1.0 / np.asarray(model.gain, np.float64)).astype(np.float32)[:, None, None]
-        return before, after, valid
-    after = apply_normalisation(after, np.asarray(model.gain), np.asarray(model.offset))
-    return before, after, valid
+    after, valid = shift_window(after, valid, model)
+    return before, normalise_window(after, model), valid
 
 
-def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: int = 1024,
+#: Gaussian sigma (pixels) of the smoothing before the noise spread is measured.
+NOISE_SIGMA = 1.0
+
+
+def estimate_pair_model(reader, *, crop: int = 1024,
                         workers: int | None = None, clouds=None,
                         resolution_m: float = 1.0) -> PairModel:
     """Estimate shift, normalisation and noise from sample windows.
@@ -114,8 +144,6 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
     Parameters
     ----------
     reader : weipian.io.PairReader
-    params : ChangeParams
-        Only ``smooth_sigma`` is used (the noise is that of smoothed images).
     crop : int
         Side of the central window used for the shift.
     workers : int, optional
@@ -134,33 +162,14 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
     NoOverlapError
         If the sample windows hold no pixel with data in both epochs.
     """
-    import dask
+    from ..learn.inputs import robust_levels
 
-    from .readers import read_window, reading_threads
-
-    height, width = reader.shape
-    h, w = min(crop, height), min(crop, width)
-    centre = Window((width - w) // 2, (height - h) // 2, w, h)
-    tiles = sample_tiles(height, width)
-    # All reads at once, on threads (GDAL releases the GIL while decoding).
-    with reading_threads(reader.spec, workers) as pool:
-        reads = dask.compute(*[dask.delayed(read_window)(reader.spec, win)
-                               for win in [centre] + [t.read for t in tiles]],
-                             scheduler="threads", pool=pool)
-    b, a, v = reads[0]
+    tiles = sample_tiles(*reader.shape)
+    centre, reads = _read_samples(reader, tiles, crop, workers)
+    b, a, v = centre
     shift = estimate_shift(b, a, valid=v) if v.any() else (0.0, 0.0)
-
-    samples = []
-    for tile, (b, a, v) in zip(tiles, reads[1:]):
-        if tuple(shift) != (0.0, 0.0):
-            a = apply_shift(a, shift)
-            v = v & shifted_valid(v, shift)
-        samples.append((b, a, v, tile.inner))
-    pooled = [(b[:, r, c].reshape(b.shape[0], -1), a[:, r, c].reshape(a.shape[0], -1),
-               v[r, c].ravel()) for b, a, v, (r, c) in samples]
-    B = np.concatenate([p[0] for p in pooled], axis=1)[:, None, :]
-    A = np.concatenate([p[1] for p in pooled], axis=1)[:, None, :]
-    V = np.concatenate([p[2] for p in pooled])[None, :]
+    samples = [(b, *_shifted(a, v, shift), tile.inner) for tile, (b, a, v) in zip(tiles, reads)]
+    B, A, V = _pooled(samples)
     if not V.any():
         raise NoOverlapError(
             f"{reader.spec.after}: has no valid pixel where {reader.spec.before} has data; "
@@ -169,32 +178,72 @@ def estimate_pair_model(reader, params: ChangeParams = ChangeParams(), *, crop: 
     gain, offset, share = fit_normalisation(B, A, V)
     brightness = scene_brightness(B, V)
     if clouds is not None:  # clouds and shadows would widen the noise: leave them out and refit
-        from ..raster.clouds import cloud_masks
-
-        kept = []
-        for b, a, v, inner in samples:
-            for image in (b, apply_normalisation(a, gain, offset)):
-                cloud, shadow = cloud_masks(image, reader.roles, brightness, valid=v, params=clouds,
-                                            resolution_m=resolution_m)
-                v = v & ~cloud & ~shadow
-            kept.append((b, a, v, inner))
-        samples = kept
-        V = np.concatenate([v[r, c].ravel() for _, _, v, (r, c) in samples])[None, :]
-        if V.any():
+        samples = _without_clouds(samples, reader.roles, brightness, gain, offset, clouds, resolution_m)
+        clear = _pooled(samples)[2]
+        if clear.any():
+            V = clear
             gain, offset, share = fit_normalisation(B, A, V)
+    return PairModel(
+        levels_before=tuple((float(lo), float(hi)) for lo, hi in robust_levels(B, V)),
+        levels_after=tuple((float(lo), float(hi)) for lo, hi in robust_levels(A, V)),
+        shift=(round(float(shift[0]), 4), round(float(shift[1]), 4)),
+        gain=tuple(float(g) for g in gain), offset=tuple(float(o) for o in offset),
+        noise=tuple(float(n) for n in _noise(samples, gain, offset)), invariant_share=float(share),
+        sampled_pixels=int(V.sum()), brightness=brightness,
+    )
 
+
+def _read_samples(reader, tiles, crop: int, workers):
+    """The central crop (for the shift) and the sample windows, all read at once on threads."""
+    import dask
+
+    from .readers import read_window, reading_threads
+
+    height, width = reader.shape
+    h, w = min(crop, height), min(crop, width)
+    centre = Window((width - w) // 2, (height - h) // 2, w, h)
+    with reading_threads(reader.spec, workers) as pool:  # GDAL releases the GIL while decoding
+        reads = dask.compute(*[dask.delayed(read_window)(reader.spec, win)
+                               for win in [centre] + [t.read for t in tiles]],
+                             scheduler="threads", pool=pool)
+    return reads[0], reads[1:]
+
+
+def _shifted(after, valid, shift):
+    if tuple(shift) == (0.0, 0.0):
+        return after, valid
+    return apply_shift(after, shift), valid & shifted_valid(valid, shift)
+
+
+def _pooled(samples):
+    """The cores of all samples side by side: before (B, 1, P), after (B, 1, P), valid (1, P)."""
+    B = np.concatenate([b[:, r, c].reshape(b.shape[0], -1) for b, _, _, (r, c) in samples], axis=1)
+    A = np.concatenate([a[:, r, c].reshape(a.shape[0], -1) for _, a, _, (r, c) in samples], axis=1)
+    V = np.concatenate([v[r, c].ravel() for _, _, v, (r, c) in samples])
+    return B[:, None, :], A[:, None, :], V[None, :]
+
+
+def _without_clouds(samples, roles, brightness, gain, offset, clouds, resolution_m):
+    from ..raster.clouds import cloud_masks
+
+    kept = []
+    for b, a, v, inner in samples:
+        for image in (b, apply_normalisation(a, gain, offset)):
+            cloud, shadow = cloud_masks(image, roles, brightness, valid=v, params=clouds,
+                                        resolution_m=resolution_m)
+            v = v & ~cloud & ~shadow
+        kept.append((b, a, v, inner))
+    return kept
+
+
+def _noise(samples, gain, offset) -> np.ndarray:
+    """Robust spread of the smoothed, normalised difference per band."""
     diffs_b, diffs_a, diffs_v = [], [], []
     for b, a, v, (r, c) in samples:
-        sb = smooth(b, params.smooth_sigma)[:, r, c]
-        sa = smooth(apply_normalisation(a, gain, offset), params.smooth_sigma)[:, r, c]
+        sb = smooth(b, NOISE_SIGMA)[:, r, c]
+        sa = smooth(apply_normalisation(a, gain, offset), NOISE_SIGMA)[:, r, c]
         diffs_b.append(sb.reshape(sb.shape[0], -1))
         diffs_a.append(sa.reshape(sa.shape[0], -1))
         diffs_v.append(v[r, c].ravel())
-    noise = noise_spread(np.concatenate(diffs_b, 1)[:, None, :], np.concatenate(diffs_a, 1)[:, None, :],
-                         np.concatenate(diffs_v)[None, :])
-    return PairModel(
-        shift=(round(float(shift[0]), 4), round(float(shift[1]), 4)),
-        gain=tuple(float(g) for g in gain), offset=tuple(float(o) for o in offset),
-        noise=tuple(float(n) for n in noise), invariant_share=float(share),
-        sampled_pixels=int(V.sum()), brightness=brightness,
-    )
+    return noise_spread(np.concatenate(diffs_b, 1)[:, None, :], np.concatenate(diffs_a, 1)[:, None, :],
+                        np.concatenate(diffs_v)[None, :])

@@ -24,9 +24,8 @@ from .tiles import process_tile
 
 __all__ = ["run_tiles", "resolve_scheduler", "WorkFolder", "read_window", "close_readers"]
 
-def _tile_task(spec, tile, model, target, params, min_pixels, work_dir, masks=None):
-    pieces = process_tile(reader_for(spec), tile, model, target=target, params=params,
-                          min_pixels=min_pixels, masks=masks)
+def _tile_task(spec, tile, pair, detector, min_pixels, work_dir, masks=None):
+    pieces = process_tile(reader_for(spec), tile, pair, detector, min_pixels=min_pixels, masks=masks)
     if work_dir is not None:
         WorkFolder(work_dir).save(tile.key, pieces)
     return pieces
@@ -95,8 +94,8 @@ class WorkFolder:
             self.path.rmdir()
 
 
-def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=None,
-              min_pixels: int = 1, workers: int | None = None, scheduler: str | None = None,
+def run_tiles(spec: PairSpec, tiles, pair, detector, *, min_pixels: int = 1, workers: int | None = None,
+              scheduler: str | None = None,
               work: WorkFolder | None = None, progress: bool = False, masks=None) -> list[dict]:
     """Process every tile and return their piece tables, in tile order.
 
@@ -104,9 +103,10 @@ def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=Non
     ----------
     spec : PairSpec
     tiles : list of Tile
-    model : PairModel
-    target, params, min_pixels, masks
-        As for :func:`weipian.engine.process_tile`.
+    pair : weipian.engine.pair_model.PairModel
+    detector : weipian.engine.tiles.Detector
+    min_pixels, masks
+        As for :func:`weipian.engine.tiles.process_tile`.
     workers : int, optional
         Threads or processes for the local schedulers (default: all cores).
     scheduler : str, optional
@@ -138,8 +138,8 @@ def run_tiles(spec: PairSpec, tiles, model, *, target="construction", params=Non
     bar = tqdm(total=len(tiles), initial=len(tiles) - len(todo), disable=not progress,
                unit="tile", desc="detect")
     work_dir = str(work.path) if work is not None else None
-    tasks = [dask.delayed(_tile_task, pure=False)(spec, tiles[k], model, target, params,
-                                                   min_pixels, work_dir, masks) for k in todo]
+    tasks = [dask.delayed(_tile_task, pure=False)(spec, tiles[k], pair, detector, min_pixels, work_dir, masks)
+             for k in todo]
     try:
         if "://" in scheduler:
             from distributed import Client, as_completed

@@ -1,8 +1,10 @@
-"""One unit of windowed detection: read a tile, run the change core, return pieces.
+"""One unit of windowed detection: read a tile, run the change model, return pieces.
 
-Each tile reads its window plus a halo, prepares it with the pair model
-(shift, normalisation), masks clouds, shadows and the users' masks, runs
-the change core and hands its core's flags to
+Each tile reads its window plus a halo, shifts the after epoch with the pair
+model, masks clouds, shadows and the users' masks, computes the change
+model's probabilities on its core (on the model's fixed tile grid, with
+context from the halo), flags pixels above the threshold (and, with NIR,
+not vegetation) and hands its core's flags to
 :func:`weipian.patches.tile_pieces`. :func:`weipian.patches.assemble_pieces`
 then merges the pieces of all tiles into patches.
 """
@@ -10,16 +12,16 @@ then merges the pieces of all tiles into patches.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from rasterio.windows import transform as window_transform
 
+from ..learn.inputs import epoch_channels
+from ..learn.network_outputs import OUTPUTS
 from ..patches import tile_pieces
-from ..raster.classic import detect_change
 from ..raster.clouds import cloud_masks
-from ..raster.params import ChangeParams
-from .pair_model import PairModel, prepare_window, shifted_valid
+from .pair_model import PairModel, normalise_window, shift_window, shifted_valid
 from .windows import Tile
 
 # rasterio builds a transform-less dataset for the mask inside shapes() and
@@ -27,7 +29,7 @@ from .windows import Tile
 warnings.filterwarnings("ignore", message="Dataset has no geotransform",
                         module=r"rasterio\.features")
 
-__all__ = ["process_tile", "MaskSettings", "obscured_mask", "CELL"]
+__all__ = ["process_tile", "change_probability", "Detector", "MaskSettings", "obscured_mask", "CELL"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class MaskSettings:
 
     clouds: object = None
     resolution_m: float = 1.0
+
 
 #: Side (pixels) of the cells in which obscured area is accounted.
 CELL = 16
@@ -78,40 +81,89 @@ def obscured_mask(reader, tile: Tile, before, after, valid, model: PairModel, ma
     return obscured & valid
 
 
-def process_tile(reader, tile: Tile, model: PairModel, *, target="construction",
-                 params: ChangeParams = ChangeParams(), min_pixels: int = 1, masks=None) -> dict:
+@dataclass(frozen=True)
+class Detector:
+    """What every tile needs to turn two epochs into flags.
+
+    Attributes
+    ----------
+    model : weipian.learn.model.ChangeModel
+    target : {"construction", "any"}
+        Which model output is flagged.
+    threshold : float
+        Probability above which a pixel is flagged.
+    gsd_m : float
+        Pixel size given to the network (metres).
+    vegetation_ndvi : float or None
+        After-epoch NDVI above which a pixel is vegetation (needs NIR).
+    """
+
+    model: object
+    target: str = "construction"
+    threshold: float = 0.5
+    gsd_m: float = 1.0
+    vegetation_ndvi: float | None = 0.5
+
+
+def _ndvi(image: np.ndarray, roles) -> np.ndarray:
+    nir = image[roles["nir"]].astype(np.float32)
+    red = image[roles["red"]].astype(np.float32)
+    total = nir + red
+    out = np.zeros_like(total)
+    np.divide(nir - red, total, out=out, where=total > 0)
+    return out
+
+
+def change_probability(before: np.ndarray, after: np.ndarray, roles, pair: PairModel, detector: Detector,
+                       region) -> np.ndarray:
+    """Network probabilities ``(2, rows, cols)`` over ``region`` of a read window.
+
+    Each epoch is stretched by its whole-image levels from the pair model,
+    so every window sees the same stretch.
+    """
+    cb = epoch_channels(before, roles, np.asarray(pair.levels_before), detector.gsd_m)
+    ca = epoch_channels(after, roles, np.asarray(pair.levels_after), detector.gsd_m)
+    return detector.model.probabilities(cb, ca, region)
+
+
+def process_tile(reader, tile: Tile, pair: PairModel, detector: Detector, *, min_pixels: int = 1,
+                 masks=None) -> dict:
     """Detect changes in one tile and return its pieces.
 
     Parameters
     ----------
     reader : weipian.io.PairReader
     tile : Tile
-    model : PairModel
-    target : str or callable
-    params : ChangeParams
+        Its core must start on the network's tile grid (multiples of
+        ``detector.model.tile``) and its read window carry
+        :data:`weipian.engine.windows.HALO` around it, so that every pixel's
+        probability is the same whatever the window size.
+    pair : PairModel
+    detector : Detector
     min_pixels : int
-    masks : weipian.engine.MaskSettings, optional
+    masks : MaskSettings, optional
         Cloud and shadow detection and user masks; obscured pixels are never
         flagged.
 
     Returns
     -------
     dict of arrays
-        See :func:`tile_pieces`; also ``flagged`` (pixels flagged in the core),
-        ``valid`` (valid pixels in the core), ``obscured`` (obscured pixels in
-        the core) as 1-element arrays, and ``obscured_cells``, the obscured
-        share of each ``CELL``-pixel cell of the core.
+        See :func:`weipian.patches.tile_pieces` (the score is the mean
+        probability); also ``flagged``, ``valid`` and ``obscured`` pixel
+        counts of the core as 1-element arrays, and ``obscured_cells``, the
+        obscured share of each ``CELL``-pixel cell of the core.
     """
     before, after, valid = reader.read(tile.read)
-    before, after, valid = prepare_window(before, after, valid, model)
-    obscured = obscured_mask(reader, tile, before, after, valid, model, masks)
-    params = replace(params, water_max_brightness=model.brightness)
-    result = detect_change(before, after, reader.roles, valid=valid & ~obscured, target=target,
-                           params=params, noise=np.asarray(model.noise))
+    after, valid = shift_window(after, valid, pair)
+    obscured = obscured_mask(reader, tile, before, normalise_window(after, pair), valid, pair, masks)
     r, c = tile.inner
-    core_mask = result.mask[r, c]
-    pieces = tile_pieces(core_mask, result.magnitude[r, c],
-                         transform=window_transform(tile.core, reader.transform),
+    prob = change_probability(before, after, reader.roles, pair, detector,
+                              (r.start, c.start, r.stop, c.stop))[OUTPUTS.index(detector.target)]
+    core_valid = valid[r, c] & ~obscured[r, c]
+    core_mask = (prob >= np.float32(detector.threshold)) & core_valid
+    if detector.vegetation_ndvi is not None and "nir" in reader.roles:
+        core_mask &= _ndvi(after[:, r, c], reader.roles) <= np.float32(detector.vegetation_ndvi)
+    pieces = tile_pieces(core_mask, prob, transform=window_transform(tile.core, reader.transform),
                          row_off=int(tile.core.row_off), col_off=int(tile.core.col_off),
                          width=reader.shape[1], min_pixels=min_pixels)
     pieces["flagged"] = np.array([int(core_mask.sum())])

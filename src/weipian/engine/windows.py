@@ -14,10 +14,10 @@ from rasterio.windows import Window
 
 __all__ = ["Tile", "tile_windows", "HALO"]
 
-#: Halo in pixels: co-registration shift (up to 8 px, plus 1 for bilinear
-#: interpolation), Gaussian smoothing (3 px at sigma 1), opening (2),
-#: closing (2) and growing (1), with margin.
-HALO = 32
+#: Halo in pixels: the change network's context around its tiles
+#: (:data:`weipian.learn.tiling.MARGIN`, 32 px) plus the co-registration
+#: shift (up to 8 px, plus 1 for bilinear interpolation), with margin.
+HALO = 48
 
 
 @dataclass(frozen=True)

@@ -5,5 +5,6 @@
 - :mod:`~weipian.raster.difference` — smoothing, noise spread, change magnitude, CVA + Otsu
 - :mod:`~weipian.raster.clouds` — clouds and cloud shadows
 - :mod:`~weipian.raster.morphology` — cleaning and growing flag masks
-- :mod:`~weipian.raster.surface`, :mod:`~weipian.raster.classic` — the classical per-pixel core
+
+The change itself is found by the learned model (:mod:`weipian.learn`).
 """

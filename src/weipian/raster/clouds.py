@@ -105,6 +105,10 @@ def cloud_masks(
     Returns
     -------
     cloud, shadow : (M, N) ndarray of bool
+        Without a near-infrared band no shadow is masked: in visible bands
+        alone, the shade of trees and buildings, dark roofs and water are as
+        dark as cloud shadow (in cloudless suburbs that mask took a third of
+        the image).
 
     Examples
     --------
@@ -123,10 +127,12 @@ def cloud_masks(
     candidate = ok & flat & (mean > np.float32(params.bright * brightness))
     radius, buffer = params.pixels(resolution_m)
     cloud = candidate & (_box_share(candidate, radius) >= params.share) if candidate.any() else candidate
-    dark = ok & (mean < np.float32(params.dark * brightness))
     if "nir" in roles:  # water is dark too, but reflects least in the nir
+        dark = ok & (mean < np.float32(params.dark * brightness))
         nir, green = data[roles["nir"]], data[roles["green"]]
         dark &= nir >= np.float32(0.8) * green
+    else:  # without nir, shade of trees and buildings, dark roofs and water look like cloud shadow
+        dark = np.zeros(mean.shape, bool)
     shadow = dark & (_box_share(dark, radius) >= params.share) if dark.any() else dark
     # a whole blob, not only its core: grow back over the neighbourhood and the buffer
     grow = radius + buffer

@@ -226,12 +226,51 @@ def generate_scene(
     x0, y0 = ORIGIN
     transform = Affine(1.0, 0.0, x0, 0.0, -1.0, y0)
     objs = _Objects()
+    blocks, roads, hlines = _road_grid(rows, cols, rng, objs)
+    parcels, village_buildings, nuisances = _parcels(blocks, rng, objs)
+    occupied = shapely.union_all(village_buildings + roads) if village_buildings else shapely.union_all(roads)
+    n_struct = max(len(PLACEMENTS) + 3, int(round(structures_per_ha * rows * cols / 1e4)))
+    zone_geoms, taken = _zones(blocks, occupied, n_struct, rng)
+    truth_rows, occupied_new = _new_structures(parcels, zone_geoms, taken, occupied, n_struct, rng, objs)
+    taken = _new_road(hlines, blocks, taken, occupied_new, zone_geoms, truth_rows, rng, objs)
+    before, after, shift, gain, offset, obscured = _render(objs, shape, rng, max_shift, clouds)
 
-    def jitter():
-        return rng.normal(1.0, 0.09) * rng.normal(1.0, 0.035, 4)
+    def world(g):
+        return shapely.affinity.affine_transform(g, [1, 0, 0, -1, x0, y0])
 
-    # Road grid (existing asphalt) and blocks between roads.
-    width = 8.0
+    truth = gpd.GeoDataFrame(
+        {
+            "truth_id": np.arange(1, len(truth_rows) + 1),
+            "kind": [r[1] for r in truth_rows],
+            "placement": [r[2] for r in truth_rows],
+            "expected_label": [r[3] for r in truth_rows],
+        },
+        geometry=[world(r[0]) for r in truth_rows],
+        crs=CRS,
+    )
+    truth_mask = features.rasterize(
+        [(r[0], 1) for r in truth_rows], out_shape=shape, transform=_pixel_transform(), dtype="uint8"
+    ).astype(bool) if truth_rows else np.zeros(shape, bool)
+
+    layers = _reference_layers(parcels, zone_geoms, world, rng, rows, cols)
+    return Scene(
+        before=before, after=after, transform=transform, crs=CRS, layers=layers, truth=truth,
+        truth_mask=truth_mask, before_date=BEFORE_DATE, after_date=AFTER_DATE, shift=shift,
+        gain=gain, offset=offset, nuisances=nuisances, obscured=obscured,
+    )
+
+
+def _jitter(rng) -> np.ndarray:
+    """Per-object brightness and per-band colour variation of a surface."""
+    return rng.normal(1.0, 0.09) * rng.normal(1.0, 0.035, 4)
+
+
+_ROAD_WIDTH = 8.0
+
+
+def _road_grid(rows, cols, rng, objs):
+    """Existing asphalt roads on a grid, grass under everything; the blocks between the roads."""
+    width = _ROAD_WIDTH
     vlines = _grid_lines(cols, rng)
     hlines = _grid_lines(rows, rng)
     xs = [0.0] + vlines + [float(cols)]
@@ -244,19 +283,45 @@ def generate_scene(
             by0 = ys[j] + (width / 2 if j > 0 else 0)
             by1 = ys[j + 1] - (width / 2 if j + 1 < len(ys) - 1 else 0)
             blocks.append((bx0, by0, bx1, by1))
-    # Ground under everything: grass strips between parcels.
-    objs.add(box(0, 0, cols, rows), "grass", "grass", jitter())
-    roads = []
-    for v in vlines:
-        roads.append(box(v - width / 2, 0, v + width / 2, rows))
-    for h in hlines:
-        roads.append(box(0, h - width / 2, cols, h + width / 2))
+    objs.add(box(0, 0, cols, rows), "grass", "grass", _jitter(rng))
+    roads = [box(v - width / 2, 0, v + width / 2, rows) for v in vlines]
+    roads += [box(0, h - width / 2, cols, h + width / 2) for h in hlines]
     for r in roads:
-        objs.add(r, "asphalt", "asphalt", jitter())
+        objs.add(r, "asphalt", "asphalt", _jitter(rng))
+    return blocks, roads, hlines
 
-    covers = ["crop", "paddy", "fallow", "grass", "forest", "village", "pond"]
-    weights = [0.30, 0.14, 0.12, 0.12, 0.08, 0.17, 0.07]
-    parcels = []  # (geom, cover, before, after)
+
+_COVERS = ["crop", "paddy", "fallow", "grass", "forest", "village", "pond"]
+_COVER_WEIGHTS = [0.30, 0.14, 0.12, 0.12, 0.08, 0.17, 0.07]
+
+
+def _surfaces_of(cover, rng, nuisances):
+    """Before and after surface of a parcel, counting the nuisance changes."""
+    if cover == "crop":
+        if rng.random() < 0.45:
+            nuisances["harvested"] += 1
+            return "crop", ("soil" if rng.random() < 0.5 else "stubble")
+        return "crop", "crop"
+    if cover == "paddy":
+        u = rng.random()
+        before = "crop" if u < 0.6 else "soil"
+        after = "water" if u < 0.8 else "crop"
+        nuisances["flooded"] += after == "water"
+        return before, after
+    if cover == "fallow":
+        after = "crop" if rng.random() < 0.5 else "soil"
+        nuisances["planted"] += after == "crop"
+        return "soil", after
+    if cover == "grass":
+        after = "dry_grass" if rng.random() < 0.6 else "grass"
+        nuisances["dried"] += after == "dry_grass"
+        return "grass", after
+    return {"pond": ("water", "water"), "forest": ("forest", "forest")}.get(cover, ("yard", "yard"))
+
+
+def _parcels(blocks, rng, objs):
+    """Land parcels in every block, village buildings in village parcels."""
+    parcels = []  # (geom, cover, object id)
     village_buildings = []
     nuisances = dict(harvested=0, planted=0, flooded=0, dried=0, demolished=0)
     for blk in blocks:
@@ -264,58 +329,41 @@ def generate_scene(
             geom = box(*rect)
             if geom.area < 400:
                 continue
-            cover = rng.choice(covers, p=weights)
-            if cover == "crop":
-                if rng.random() < 0.45:
-                    before, after = "crop", ("soil" if rng.random() < 0.5 else "stubble")
-                    nuisances["harvested"] += 1
-                else:
-                    before = after = "crop"
-            elif cover == "paddy":
-                u = rng.random()
-                before = "crop" if u < 0.6 else "soil"
-                after = "water" if u < 0.8 else "crop"
-                nuisances["flooded"] += after == "water"
-            elif cover == "fallow":
-                before = "soil"
-                after = "crop" if rng.random() < 0.5 else "soil"
-                nuisances["planted"] += after == "crop"
-            elif cover == "grass":
-                before = "grass"
-                after = "dry_grass" if rng.random() < 0.6 else "grass"
-                nuisances["dried"] += after == "dry_grass"
-            elif cover == "pond":
-                before = after = "water"
-            elif cover == "forest":
-                before = after = "forest"
-            else:
-                before = after = "yard"
-            oid = objs.add(geom, before, after, jitter())
+            cover = rng.choice(_COVERS, p=_COVER_WEIGHTS)
+            before, after = _surfaces_of(cover, rng, nuisances)
+            oid = objs.add(geom, before, after, _jitter(rng))
             parcels.append((geom, cover, oid))
             if cover == "village":
-                gx0, gy0, gx1, gy1 = geom.bounds
-                y = gy0 + 3
-                while y < gy1 - 11:
-                    hgt = rng.uniform(8, 16)
-                    x = gx0 + 3
-                    while x < gx1 - 11:
-                        wid = rng.uniform(8, 18)
-                        if x + wid < gx1 - 3 and y + hgt < gy1 - 3:
-                            b = box(x, y, x + wid, y + hgt)
-                            roof = rng.choice(ROOF_TYPES)
-                            demolish = rng.random() < 0.12
-                            nuisances["demolished"] += demolish
-                            objs.add(b, roof, "rubble" if demolish else roof, jitter())
-                            village_buildings.append(b)
-                        x += wid + rng.uniform(3, 6)
-                    y += hgt + rng.uniform(3, 6)
+                village_buildings += _village(geom, rng, objs, nuisances)
+    return parcels, village_buildings, nuisances
 
-    # Zones for the reference layers.
-    occupied = shapely.union_all(village_buildings + roads) if village_buildings else shapely.union_all(roads)
-    non_village = [p for p in parcels if p[1] != "village"]
+
+def _village(geom, rng, objs, nuisances):
+    """Rows of existing houses in a village parcel, some demolished to rubble."""
+    buildings = []
+    gx0, gy0, gx1, gy1 = geom.bounds
+    y = gy0 + 3
+    while y < gy1 - 11:
+        hgt = rng.uniform(8, 16)
+        x = gx0 + 3
+        while x < gx1 - 11:
+            wid = rng.uniform(8, 18)
+            if x + wid < gx1 - 3 and y + hgt < gy1 - 3:
+                b = box(x, y, x + wid, y + hgt)
+                roof = rng.choice(ROOF_TYPES)
+                demolish = rng.random() < 0.12
+                nuisances["demolished"] += demolish
+                objs.add(b, roof, "rubble" if demolish else roof, _jitter(rng))
+                buildings.append(b)
+            x += wid + rng.uniform(3, 6)
+        y += hgt + rng.uniform(3, 6)
+    return buildings
+
+
+def _zones(blocks, occupied, n_struct, rng):
+    """Rectangles for the reference layers (reserve, approved, temporary, government)."""
     zone_geoms: dict[str, list] = {k: [] for k in PLACEMENTS if k not in ("farmland", "other")}
     taken = shapely.Polygon()
-    n_struct = max(len(PLACEMENTS) + 3, int(round(structures_per_ha * rows * cols / 1e4)))
     n_zones_each = max(1, int(round(n_struct / 14)))
     for kind in zone_geoms:
         made = 0
@@ -335,11 +383,15 @@ def generate_scene(
             zone_geoms[kind].append(z)
             taken = taken.union(z)
             made += 1
+    return zone_geoms, taken
 
-    # New structures.
+
+def _new_structures(parcels, zone_geoms, taken, occupied, n_struct, rng, objs):
+    """New roofs in every placement (farmland, zones, other land): the truth."""
     truth_rows = []
     occupied_new = occupied
     placements = list(PLACEMENTS)
+    non_village = [p for p in parcels if p[1] != "village"]
     farmland_parcels = [p[0] for p in non_village if p[1] in ("crop", "paddy", "fallow")]
     other_parcels = [p[0] for p in non_village if p[1] in ("grass", "forest")]
     for i in range(n_struct):
@@ -367,11 +419,14 @@ def generate_scene(
                 break
         if geom is None:
             continue
-        objs.add(geom, "", roof, jitter())
+        objs.add(geom, "", roof, _jitter(rng))
         occupied_new = occupied_new.union(geom)
         truth_rows.append((geom, roof, placement, PLACEMENTS[placement]))
+    return truth_rows, occupied_new
 
-    # A new road through a government project corridor.
+
+def _new_road(hlines, blocks, taken, occupied_new, zone_geoms, truth_rows, rng, objs):
+    """A new road through a government-project corridor (added to the zones and the truth)."""
     road_zone = None
     if hlines:
         yc = hlines[rng.integers(len(hlines))]
@@ -385,19 +440,19 @@ def generate_scene(
     if road_zone is not None:
         zx0, zy0, zx1, zy1 = road_zone.bounds
         road = box(zx0 + 4, zy0 + 4.5, zx1 - 4, zy1 - 4.5)
-        objs.add(road, "", "new_road", jitter())
+        objs.add(road, "", "new_road", _jitter(rng))
         zone_geoms["government"].append(road_zone)
         taken = taken.union(road_zone)
         truth_rows.append((road, "new_road", "government", "government_project"))
+    return taken
 
-    # Render both epochs.
-    ids = np.zeros(shape, np.int32)
-    shapes_before = [(g, i + 1) for i, g in enumerate(objs.geoms) if objs.before[i]]
-    shapes_after = [(g, i + 1) for i, g in enumerate(objs.geoms)]
-    ids_before = features.rasterize(shapes_before, out_shape=shape, transform=_pixel_transform(),
-                                    dtype="int32")
-    ids_after = features.rasterize(shapes_after, out_shape=shape, transform=_pixel_transform(), dtype="int32")
-    del ids
+
+def _render(objs, shape, rng, max_shift, clouds):
+    """Both epochs as sensor DNs: textures, season, clouds, misregistration, gain and offset."""
+    ids_before = features.rasterize([(g, i + 1) for i, g in enumerate(objs.geoms) if objs.before[i]],
+                                    out_shape=shape, transform=_pixel_transform(), dtype="int32")
+    ids_after = features.rasterize([(g, i + 1) for i, g in enumerate(objs.geoms)], out_shape=shape,
+                                   transform=_pixel_transform(), dtype="int32")
 
     def table(surfaces):
         t = np.zeros((len(objs.geoms) + 1, 4), np.float32)
@@ -435,32 +490,8 @@ def generate_scene(
         obscured |= (alpha > 0.02) | (shade > 0.02)
     before = _sensor(refl_b, rng, blur=0.6, noise=0.004)
     after = _sensor(refl_a, rng, blur=0.8, noise=0.005, shift=shift)
-    before = _to_dn(before, np.ones(4), np.zeros(4))
-    after = _to_dn(after, gain, offset)
-
-    def world(g):
-        return shapely.affinity.affine_transform(g, [1, 0, 0, -1, x0, y0])
-
-    truth = gpd.GeoDataFrame(
-        {
-            "truth_id": np.arange(1, len(truth_rows) + 1),
-            "kind": [r[1] for r in truth_rows],
-            "placement": [r[2] for r in truth_rows],
-            "expected_label": [r[3] for r in truth_rows],
-        },
-        geometry=[world(r[0]) for r in truth_rows],
-        crs=CRS,
-    )
-    truth_mask = features.rasterize(
-        [(r[0], 1) for r in truth_rows], out_shape=shape, transform=_pixel_transform(), dtype="uint8"
-    ).astype(bool) if truth_rows else np.zeros(shape, bool)
-
-    layers = _reference_layers(parcels, zone_geoms, world, rng, rows, cols)
-    return Scene(
-        before=before, after=after, transform=transform, crs=CRS, layers=layers, truth=truth,
-        truth_mask=truth_mask, before_date=BEFORE_DATE, after_date=AFTER_DATE, shift=shift,
-        gain=gain, offset=offset, nuisances=nuisances, obscured=obscured,
-    )
+    return (_to_dn(before, np.ones(4), np.zeros(4)), _to_dn(after, gain, offset), shift, gain, offset,
+            obscured)
 
 
 def _cloud(shape, rng):

@@ -214,21 +214,7 @@ def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.
             f"{path}: the {name} layer has no CRS (missing .prj?); pass --layer-crs EPSG:4547 "
             "(the CRS it is in) or add a .prj"
         )
-    read_bbox = None
-    if bbox is not None:
-        from pyproj import Transformer
-
-        t = Transformer.from_crs(crs, source_crs, always_xy=True)
-        read_bbox = t.transform_bounds(*bbox, densify_pts=21)
-    encoding = _dbf_encoding(path)
-    if encoding:
-        info.notes.append(f"attributes read as {encoding} (no .cpg)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        frame = gpd.read_file(path, engine="pyogrio", bbox=read_bbox,
-                              **({"encoding": encoding} if encoding else {}))
-    if frame.crs is None:
-        frame = frame.set_crs(source_crs)
+    frame = _read_frame(path, crs, source_crs, bbox, info)
     info.source_crs = str(source_crs)
     geom_types = set(frame.geom_type.dropna().unique())
     if frame.empty:
@@ -244,19 +230,7 @@ def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.
             keep = frame[dlbm].astype(str).str.startswith("01")
             info.filtered = int((~keep).sum())
             frame = frame[keep]
-    geoms = frame.geometry.values
-    invalid = ~shapely.is_valid(np.asarray(geoms)) & ~shapely.is_missing(np.asarray(geoms))
-    info.repaired = int(invalid.sum())
-    fixed = np.asarray(geoms).copy()
-    if invalid.any():
-        fixed[invalid] = shapely.make_valid(fixed[invalid])
-    fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
-    keep = np.array([g is not None and not g.is_empty for g in fixed], bool)
-    info.dropped = int((~keep).sum())
-    frame = gpd.GeoDataFrame(
-        frame.drop(columns=frame.geometry.name)[keep].reset_index(drop=True),
-        geometry=list(fixed[keep]), crs=frame.crs,
-    )
+    frame = _repaired(frame, info)
     if frame.crs != crs:
         frame = frame.to_crs(crs)
     info.features = len(frame)
@@ -269,6 +243,41 @@ def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.
         )
     return frame, info
 
+
+
+def _read_frame(path: Path, crs, source_crs, bbox, info: LayerInfo) -> gpd.GeoDataFrame:
+    """Read the features inside ``bbox`` (given in ``crs``), with the right attribute encoding."""
+    read_bbox = None
+    if bbox is not None:
+        from pyproj import Transformer
+
+        t = Transformer.from_crs(crs, source_crs, always_xy=True)
+        read_bbox = t.transform_bounds(*bbox, densify_pts=21)
+    encoding = _dbf_encoding(path)
+    if encoding:
+        info.notes.append(f"attributes read as {encoding} (no .cpg)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        frame = gpd.read_file(path, engine="pyogrio", bbox=read_bbox,
+                              **({"encoding": encoding} if encoding else {}))
+    return frame if frame.crs is not None else frame.set_crs(source_crs)
+
+
+def _repaired(frame: gpd.GeoDataFrame, info: LayerInfo) -> gpd.GeoDataFrame:
+    """Invalid geometries made valid, polygonal parts kept, empty ones dropped (counted in ``info``)."""
+    geoms = np.asarray(frame.geometry.values)
+    invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    info.repaired = int(invalid.sum())
+    fixed = geoms.copy()
+    if invalid.any():
+        fixed[invalid] = shapely.make_valid(fixed[invalid])
+    fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+    keep = np.array([g is not None and not g.is_empty for g in fixed], bool)
+    info.dropped = int((~keep).sum())
+    return gpd.GeoDataFrame(
+        frame.drop(columns=frame.geometry.name)[keep].reset_index(drop=True),
+        geometry=list(fixed[keep]), crs=frame.crs,
+    )
 
 def dates_column(frame: pd.DataFrame, field_name: str, *, path, parse) -> np.ndarray:
     """Parse a date column, naming the rows that cannot be parsed.

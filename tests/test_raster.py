@@ -2,13 +2,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from weipian.raster.classic import detect_change
 from weipian.raster.difference import change_magnitude, cva_otsu
 from weipian.raster.morphology import clean_mask, grow_mask
 from weipian.raster.radiometry import apply_normalisation, fit_normalisation
 from weipian.raster.register import apply_shift, estimate_shift
-from weipian.raster.surface import built_surface
-from weipian.testing.scenes import SPECTRA
 
 ROLES4 = {"blue": 0, "green": 1, "red": 2, "nir": 3}
 
@@ -71,78 +68,6 @@ def test_change_magnitude_in_noise_units():
     assert noise == pytest.approx([10, 10], rel=0.1)
     assert np.median(magnitude) == pytest.approx(1.0, rel=0.25)
     assert magnitude[10, 10] > 15
-
-
-def _pixel(name):
-    return np.asarray(SPECTRA[name], np.float32)[:, None, None] * 10000
-
-
-@pytest.mark.parametrize("name", ["concrete", "blue_steel", "white", "red_tile", "dark", "new_road"])
-def test_built_surfaces(name):
-    assert built_surface(_pixel(name), ROLES4)[0, 0]
-
-
-@pytest.mark.parametrize("name", ["crop", "grass", "forest", "soil", "stubble", "dry_grass", "water"])
-def test_not_built_surfaces(name):
-    assert not built_surface(_pixel(name), ROLES4)[0, 0]
-
-
-def _scene(before_name, after_name, square=None):
-    """A 60 x 60 scene of one surface; ``square`` = (surface, r0, r1) painted in the after."""
-    rng = np.random.default_rng(7)
-    before = np.broadcast_to(_pixel(before_name), (4, 60, 60)).copy()
-    after = np.broadcast_to(_pixel(after_name), (4, 60, 60)).copy()
-    if square:
-        name, r0, r1 = square
-        after[:, r0:r1, r0:r1] = _pixel(name)
-    before += rng.normal(0, 40, before.shape)
-    after += rng.normal(0, 40, after.shape)
-    return before.astype(np.float32), after.astype(np.float32)
-
-
-def test_new_concrete_roof_on_crop_is_flagged():
-    before, after = _scene("crop", "crop", ("concrete", 20, 32))
-    result = detect_change(before, after, ROLES4)
-    truth = np.zeros((60, 60), bool)
-    truth[20:32, 20:32] = True
-    assert (result.mask & truth).sum() >= 0.9 * truth.sum()
-    assert (result.mask & ~truth).sum() <= 0.2 * truth.sum()
-
-
-def test_harvest_is_not_construction_but_is_change():
-    before, after = _scene("crop", "soil")
-    # a quarter of the scene harvested: the noise estimate needs a majority unchanged
-    before[:, :45] = after[:, :45] + np.random.default_rng(9).normal(0, 40, (4, 45, 60))
-    assert not detect_change(before, after, ROLES4).mask.any()
-    assert detect_change(before, after, ROLES4, target="any").mask[46:].mean() > 0.9
-
-
-def test_demolition_to_rubble_is_not_construction():
-    before, after = _scene("concrete", "concrete")
-    rng = np.random.default_rng(8)
-    after[:, :, 30:] = _pixel("rubble") * rng.uniform(0.8, 1.2, (1, 60, 30))
-    assert not detect_change(before, after, ROLES4).mask.any()
-
-
-def test_unknown_target():
-    before, after = _scene("crop", "crop")
-    with pytest.raises(ValueError, match="target was 'x'"):
-        detect_change(before, after, ROLES4, target="x")
-
-
-def test_callable_target():
-    before, after = _scene("crop", "crop", ("white", 10, 30))
-    result = detect_change(before, after, ROLES4, target=lambda b, a, r, sig, p: (sig, {}))
-    assert result.mask[15:25, 15:25].all()
-
-
-def test_invalid_pixels_never_flagged():
-    before, after = _scene("crop", "crop", ("white", 10, 30))
-    valid = np.ones((60, 60), bool)
-    valid[:, :20] = False
-    result = detect_change(before, after, ROLES4, valid=valid)
-    assert not result.mask[:, :20].any()
-    assert result.mask[15:25, 22:28].all()
 
 
 def test_clean_mask_removes_speckle_keeps_blocks():

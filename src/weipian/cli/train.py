@@ -1,0 +1,74 @@
+"""``weipian train OUTDIR``: train or fine-tune a change model."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("train")
+@click.argument("output", type=click.Path())
+@click.option("--data", type=click.Path(), default=None,
+              help="Folder of labelled pairs (before/after/label per pair, manifest.csv with resolution_m).")
+@click.option("--buildings", type=click.Path(), default=None,
+              help="Folder of building tiles (image + mask) to paste synthetic construction from.")
+@click.option("--patches", type=click.Path(), default=None,
+              help="Verified patches (GPKG/SHP) with a field-outcome column; needs --before and --after.")
+@click.option("--before", type=click.Path(), default=None, help="Before epoch of the verified patches.")
+@click.option("--after", type=click.Path(), default=None, help="After epoch of the verified patches.")
+@click.option("--bands", default=None, metavar="LIST", help="Band roles of --before/--after.")
+@click.option("--outcome-column", default="verified", show_default=True,
+              help="Column of --patches: new_construction / no_change / not_construction (or 真实新增 …).")
+@click.option("--from-model", default=None, metavar="PATH|default",
+              help="Fine-tune these weights (weights.pt or a checkpoint; 'default': the shipped model).")
+@click.option("--split/--no-split", default=True, show_default=True,
+              help="Hold out the recipe's test and validation pairs of --data (weipian.learn.recipe).")
+@click.option("--leave-out", default=None, metavar="DATASET", help="Train without this dataset of --data.")
+@click.option("--gsd", type=float, default=None, help="Pixel size (m) of --data pairs without a manifest.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Optimiser steps [default: 3000, or 300 when fine-tuning].")
+@click.option("--batch", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--crop", type=click.IntRange(min=32), default=128, show_default=True)
+@click.option("--lr", type=float, default=None, help="Peak learning rate [default: 2e-3, 5e-4 fine-tuning].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--val-every", type=click.IntRange(min=1), default=250, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads [default: all].")
+@click.option("--resume", is_flag=True, help="Continue from OUTDIR/last.pt.")
+@click.pass_context
+def train_cmd(ctx, output, data, buildings, patches, before, after, bands, outcome_column, from_model,
+              split, leave_out, gsd, steps, batch, crop, lr, seed, val_every, threads, resume):
+    """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
+
+    From labelled pairs (--data), a bureau's verified patches (--patches with
+    --before/--after), or both; --from-model fine-tunes existing weights.
+    Needs PyTorch: pip install 'weipian[train]'.
+    """
+    from ..errors import TrainingDataError
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise TrainingDataError("weipian train needs PyTorch; install it with "
+                                "pip install 'weipian[train]' (or pip install torch==2.13.0)") from None
+    from ..learn.fit import train_from_folders
+    from ..learn.train import TrainConfig
+    from .options import show_progress
+
+    if data is None and patches is None:
+        raise click.UsageError("give --data (labelled pairs), --patches (verified patches), or both")
+    extra = []
+    if patches is not None:
+        if not (before and after):
+            raise click.UsageError("--patches needs --before and --after (the epochs they were found on)")
+        from ..learn.verified import verified_pairs
+
+        extra = verified_pairs(before, after, patches, column=outcome_column, bands=bands)
+    tuning = from_model is not None
+    config = TrainConfig(steps=steps or (300 if tuning else 3000), batch=batch, crop=crop,
+                         lr=lr or (5e-4 if tuning else 2e-3), seed=seed, val_every=val_every, threads=threads)
+    summary = train_from_folders(data, output, buildings=buildings, leave_out=leave_out, config=config,
+                                 extra_pairs=extra, from_model=from_model, resume=resume,
+                                 progress=show_progress(ctx), use_split=split, gsd_m=gsd)
+    last = summary["history"][-1] if summary["history"] else {}
+    click.echo(f"model written to {summary['onnx']} ({summary['parameters']:,} parameters, "
+               f"{config.steps} steps in {summary['seconds']:.0f} s on {summary['device']}; "
+               f"validation F1 {last.get('val_f1', float('nan')):.3f})")

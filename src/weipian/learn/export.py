@@ -1,0 +1,107 @@
+"""ONNX export of a trained checkpoint, with its model card (needs PyTorch).
+
+The exported graph takes ``before`` and ``after`` as ``(N, 6, H, W)``
+float32 (see :mod:`weipian.learn.inputs`; ``H`` and ``W`` multiples of 8)
+and returns ``probability`` ``(N, 2, H, W)``: any change, construction. The
+card travels inside the ONNX file (metadata key ``weipian_card``) and
+beside it as ``model_card.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from .augment import GSD_RANGE
+from .inputs import CHANNELS, MODEL_BANDS
+from .network import OUTPUTS, STRIDE
+from .tiling import MARGIN, TILE
+from .train import load_checkpoint
+
+__all__ = ["export_onnx", "card_defaults", "save_weights"]
+
+
+class _Probabilities(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, before, after):  # noqa: D102
+        return torch.sigmoid(self.net(before, after))
+
+
+def card_defaults() -> dict:
+    """The card fields every weipian change model carries."""
+    return {
+        "format": "weipian-change-model/1",
+        "inputs": {"before": ["N", CHANNELS, "H", "W"], "after": ["N", CHANNELS, "H", "W"]},
+        "channels": list(MODEL_BANDS) + ["nir_present", "log10_gsd_m"],
+        "outputs": list(OUTPUTS),
+        "stride": STRIDE,
+        "tile": TILE,
+        "margin": MARGIN,
+        "gsd_range_m": list(GSD_RANGE),
+        "required_bands": ["red", "green", "blue"],
+        "optional_bands": ["nir"],
+        "thresholds": {"any": 0.5, "construction": 0.5},
+    }
+
+
+def save_weights(checkpoint, path) -> Path:
+    """Write the network's weights alone (float16, about 2 MB) for later fine-tuning.
+
+    The file holds ``model`` (state dict) and ``config`` (widths), which
+    :func:`weipian.learn.train.load_checkpoint` and ``--from-model`` read.
+    """
+    net, state = load_checkpoint(checkpoint)
+    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"model": weights, "config": {"widths": list(net.widths)}, "step": state.get("step")}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def export_onnx(checkpoint, path, *, card: dict | None = None) -> Path:
+    """Export a checkpoint to ONNX (atomic write) and write the card beside it.
+
+    Parameters
+    ----------
+    checkpoint : path
+        A ``.pt`` file written by :func:`weipian.learn.train.train`.
+    path : path
+        The ``.onnx`` file to write.
+    card : dict, optional
+        Extra model-card fields (data, measured F1, licences).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import onnx
+
+    net, state = load_checkpoint(checkpoint)
+    full = card_defaults()
+    full.update({"widths": list(net.widths), "trained_steps": state["step"],
+                 "validation_f1": state.get("best")})
+    full.update(card or {})
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    side = TILE + 2 * MARGIN
+    dummy = torch.zeros(1, CHANNELS, side, side)
+    torch.onnx.export(_Probabilities(net), (dummy, dummy), str(tmp), input_names=["before", "after"],
+                      output_names=["probability"], opset_version=17, dynamo=False,
+                      dynamic_axes={"before": {0: "n", 2: "h", 3: "w"}, "after": {0: "n", 2: "h", 3: "w"},
+                                    "probability": {0: "n", 2: "h", 3: "w"}})
+    model = onnx.load(str(tmp))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "weipian_card", json.dumps(full, ensure_ascii=False)
+    onnx.save(model, str(tmp))
+    os.replace(tmp, path)
+    save_weights(checkpoint, path.with_name("weights.pt"))
+    card_path = path.with_name("model_card.json")
+    card_path.write_text(json.dumps(full, indent=1, ensure_ascii=False), encoding="utf-8")
+    return path

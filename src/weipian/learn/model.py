@@ -1,0 +1,189 @@
+"""A trained change model, loaded and run with onnxruntime (no PyTorch needed).
+
+:class:`ChangeModel` wraps an ONNX file written by
+:func:`weipian.learn.export.export_onnx` and its card (stored inside the
+file). It checks that the imagery fits the card (bands present, pixel size
+within the trained range) and turns two epochs' input channels into change
+probabilities on a fixed tile grid (:func:`weipian.learn.tiling.predict_tiled`).
+The object pickles as its path, so Dask ships it to worker processes and
+each process opens its own session.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError, ResolutionWarning
+from .tiling import predict_tiled
+
+__all__ = ["ChangeModel", "DEFAULT_MODEL", "load_model"]
+
+#: The model shipped inside the package (see its model card, ``MODEL_CARD.md``).
+DEFAULT_MODEL = Path(__file__).with_name("default") / "model.onnx"
+
+_sessions: dict = {}
+_sessions_lock = threading.Lock()
+
+
+def _session(path: str):
+    import onnxruntime as ort
+
+    with _sessions_lock:
+        session = _sessions.get(path)
+        if session is None:
+            options = ort.SessionOptions()
+            # Dask runs one task per core: one thread per session run keeps
+            # the cores busy without oversubscribing them.
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            _sessions[path] = session
+    return session
+
+
+class ChangeModel:
+    """A change model: ONNX graph plus card.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.onnx`` file written by weipian.
+
+    Raises
+    ------
+    weipian.errors.ModelError
+        If the file is missing, not ONNX, or carries no weipian model card.
+    """
+
+    def __init__(self, path):
+        self.path = str(Path(path))
+        self.card = _read_card(self.path)
+
+    def __reduce__(self):
+        return (ChangeModel, (self.path,))
+
+    def __repr__(self) -> str:
+        return f"ChangeModel({self.path!r})"
+
+    @property
+    def tile(self) -> int:
+        """Core side of the network tiles (pixels)."""
+        return int(self.card["tile"])
+
+    @property
+    def margin(self) -> int:
+        """Context around each network tile (pixels)."""
+        return int(self.card["margin"])
+
+    def threshold(self, target: str) -> float:
+        """Probability above which a pixel is flagged for ``target``."""
+        return float(self.card.get("thresholds", {}).get(target, 0.5))
+
+    def check(self, roles, gsd_m: float, *, source: str = "imagery") -> None:
+        """Refuse imagery without the bands the model needs; warn outside its resolution range.
+
+        Raises
+        ------
+        weipian.errors.ModelError
+            If a required band is missing.
+        """
+        missing = [b for b in self.card.get("required_bands", ("red", "green", "blue")) if b not in roles]
+        if missing:
+            raise ModelError(
+                f"{source}: the change model {Path(self.path).name} needs bands "
+                f"{', '.join(self.card['required_bands'])} but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} missing; name the bands with --bands"
+            )
+        lo, hi = self.card.get("gsd_range_m", (0.3, 10.0))
+        if not lo * 0.8 <= gsd_m <= hi * 1.5:
+            warnings.warn(
+                f"{source}: pixel size {gsd_m:.2g} m is outside the {lo:g}–{hi:g} m the change model "
+                f"{Path(self.path).name} was trained on; it runs as if at {min(max(gsd_m, lo), hi):g} m "
+                "and its accuracy there is unmeasured (see the model card)",
+                ResolutionWarning, stacklevel=2)
+
+    def gsd_for_model(self, gsd_m: float) -> float:
+        """The pixel size given to the network: the imagery's, clamped to the trained range."""
+        lo, hi = self.card.get("gsd_range_m", (0.3, 10.0))
+        return float(min(max(gsd_m, lo), hi))
+
+    def run(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n, 2, h, w)`` for ``(n, 6, h, w)`` float32 input channels."""
+        return _session(self.path).run(None, {"before": before, "after": after})[0]
+
+    def probabilities(self, before: np.ndarray, after: np.ndarray, region=None, *,
+                      batch: int = 1) -> np.ndarray:
+        """Change probabilities over ``region`` of two epochs' input channels.
+
+        Parameters
+        ----------
+        before, after : (6, M, N) ndarray of float32
+            From :func:`weipian.learn.inputs.epoch_channels`.
+        region : (row0, col0, row1, col1), optional
+            Pixels to predict; the tile grid starts at ``(row0, col0)``.
+        batch : int
+            Tiles per network call.
+
+        Returns
+        -------
+        (2, rows, cols) ndarray of float32
+            Any change, construction.
+        """
+        return predict_tiled(before, after, self.run, region=region, tile=self.tile, margin=self.margin,
+                             batch=batch)
+
+
+def _read_card(path: str) -> dict:
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{path}: model file not found; give the .onnx file written by weipian train")
+    try:
+        import onnx
+
+        model = onnx.load(path, load_external_data=False)
+    except ImportError:  # onnx is optional: ask onnxruntime for the metadata
+        model = None
+    except Exception as exc:
+        raise ModelError(f"{path}: not an ONNX model ({str(exc).splitlines()[0][:80]}); "
+                         "give the .onnx file written by weipian train") from None
+    if model is not None:
+        meta = {m.key: m.value for m in model.metadata_props}
+        inputs = {i.name: [d.dim_value or d.dim_param for d in i.type.tensor_type.shape.dim]
+                  for i in model.graph.input}
+    else:
+        try:
+            session = _session(path)
+        except Exception as exc:
+            raise ModelError(f"{path}: not an ONNX model ({str(exc).splitlines()[0][:80]}); "
+                             "give the .onnx file written by weipian train") from None
+        meta = session.get_modelmeta().custom_metadata_map
+        inputs = {i.name: i.shape for i in session.get_inputs()}
+    if "weipian_card" not in meta:
+        raise ModelError(f"{path}: an ONNX model without a weipian model card; export it with "
+                         "weipian train (or weipian.learn.export.export_onnx)")
+    card = json.loads(meta["weipian_card"])
+    from .inputs import CHANNELS
+
+    for name in ("before", "after"):
+        shape = inputs.get(name)
+        if shape is None or len(shape) != 4 or shape[1] != CHANNELS:
+            raise ModelError(f"{path}: input {name!r} has shape {shape}; weipian change models take "
+                             f"(N, {CHANNELS}, H, W) per epoch")
+    return card
+
+
+def load_model(model=None) -> ChangeModel:
+    """The change model to use: a ChangeModel, a path, ``"default"`` or None (the default)."""
+    if isinstance(model, ChangeModel):
+        return model
+    if model is None or str(model) == "default":
+        if not DEFAULT_MODEL.exists():
+            raise ModelError(f"{DEFAULT_MODEL}: the default change model is missing from this "
+                             "installation; reinstall weipian or pass --model PATH")
+        return ChangeModel(DEFAULT_MODEL)
+    return ChangeModel(model)

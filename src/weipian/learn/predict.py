@@ -1,0 +1,61 @@
+"""Whole-image change probabilities for a pair of files (for notebooks and inspection).
+
+Detection (:func:`weipian.detect`) turns probabilities into patches window by
+window; :func:`change_probabilities` returns the probability rasters
+themselves, computed the same way (same pair model, same stretch, same tile
+grid), for pairs small enough to hold in memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["change_probabilities"]
+
+
+def change_probabilities(before, after, *, model=None, bands: str | None = None) -> dict:
+    """Probabilities of any change and of construction over a whole pair.
+
+    Parameters
+    ----------
+    before, after : path
+        The epochs (the after image is aligned onto the before grid).
+    model : ChangeModel, path or None
+        Default: the model shipped with weipian.
+    bands : str, optional
+        Band roles, as for :func:`weipian.detect`.
+
+    Returns
+    -------
+    dict
+        ``any`` and ``construction``: (M, N) float32 arrays; ``valid``: (M, N)
+        bool; ``transform``, ``crs``; ``rgb_before``, ``rgb_after``: (M, N, 3)
+        uint8 quick-looks stretched as the network sees them.
+    """
+    from ..engine.pair_model import estimate_pair_model, shift_window
+    from ..engine.tiles import Detector, change_probability
+    from ..io import PairReader, PairSpec
+    from ..schema import pixel_area_m2, scene_lon
+    from ..vector.overlay import area_crs
+    from .inputs import stretch
+    from .model import load_model
+
+    net = load_model(model)
+    with PairReader(PairSpec(str(before), str(after), bands)) as reader:
+        acrs = area_crs(reader.crs, scene_lon(reader.transform, reader.shape, reader.crs))
+        gsd = float(np.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs)))
+        net.check(reader.roles, gsd, source=str(before))
+        pair = estimate_pair_model(reader, workers=1)
+        b, a, valid = reader.read()
+        a, valid = shift_window(a, valid, pair)
+        detector = Detector(model=net, gsd_m=net.gsd_for_model(gsd))
+        prob = change_probability(b, a, reader.roles, pair, detector, None)
+        rgb = [reader.roles[r] for r in ("red", "green", "blue")]
+
+        def quicklook(image, levels):
+            out = stretch(image[rgb], np.asarray(levels)[rgb])
+            return (np.clip(out, 0, 1) * 255).astype(np.uint8).transpose(1, 2, 0)
+
+        return {"any": prob[0], "construction": prob[1], "valid": valid, "transform": reader.transform,
+                "crs": reader.crs, "rgb_before": quicklook(b, pair.levels_before),
+                "rgb_after": quicklook(a, pair.levels_after)}

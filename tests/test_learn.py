@@ -1,0 +1,244 @@
+"""The change model: training, export, inference, model files and training data."""
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from click.testing import CliRunner
+from conftest import write_tif
+
+import weipian
+from weipian.cli.main import main
+from weipian.errors import ModelError, ResolutionWarning, TrainingDataError
+from weipian.learn.inputs import CHANNELS
+from weipian.learn.model import ChangeModel, load_model
+from weipian.learn.samples import IGNORE, LabelledPair
+from weipian.learn.tiling import predict_tiled
+from weipian.learn.verified import outcome_of
+
+torch = pytest.importorskip("torch", reason="training tests need PyTorch (make test installs it)")
+
+from weipian.learn.export import export_onnx  # noqa: E402
+from weipian.learn.network import SiameseUNet, count_parameters  # noqa: E402
+from weipian.learn.train import TrainConfig, _masked_loss, load_checkpoint, train  # noqa: E402
+
+
+def _toy_pair(seed=0, size=64, name="toy/0"):
+    """A random texture; a bright square appears in the after epoch (construction)."""
+    rng = np.random.default_rng(seed)
+    before = rng.uniform(0.2, 0.5, (4, size, size)).astype(np.float32)
+    after = before + rng.normal(0, 0.02, before.shape).astype(np.float32)
+    label = np.zeros((size, size), np.uint8)
+    r, c = rng.integers(8, size - 24, 2)
+    after[:3, r:r + 16, c:c + 16] = 0.95
+    label[r:r + 16, c:c + 16] = 1
+    return LabelledPair(name, "toy", before, after, True, 1.0, label, label.copy())
+
+
+def test_network_is_small_and_keeps_the_input_size():
+    net = SiameseUNet()
+    assert count_parameters(net) <= 2_000_000
+    x = torch.zeros(2, CHANNELS, 64, 96)
+    assert net(x, x).shape == (2, 2, 64, 96)
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(0)
+    net = SiameseUNet(widths=(8, 16, 32, 64))
+    pairs = [_toy_pair(s) for s in range(4)]
+    from weipian.learn.batches import _channels
+
+    xb = torch.from_numpy(np.stack([_channels(p.before, True, 1.0) for p in pairs]))
+    xa = torch.from_numpy(np.stack([_channels(p.after, True, 1.0) for p in pairs]))
+    y = torch.from_numpy(np.stack([np.stack([p.any_change, p.construction]) for p in pairs]))
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    losses = []
+    for _ in range(25):
+        loss = _masked_loss(net(xb, xa), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < 0.85 * np.mean(losses[:3])
+
+
+def test_unknown_pixels_carry_no_loss():
+    rng = np.random.default_rng(4)
+    target = torch.from_numpy(rng.integers(0, 2, (1, 2, 8, 8)).astype(np.uint8))
+    target[0, :, :4] = IGNORE  # the top half is unknown
+    logits = torch.from_numpy(rng.normal(0, 1, (1, 2, 8, 8)).astype(np.float32))
+    changed = logits.clone()
+    changed[0, :, :4] = 50.0  # wildly wrong where the truth is unknown
+    assert _masked_loss(logits, target).item() == pytest.approx(_masked_loss(changed, target).item(), rel=1e-6)
+    changed[0, :, 4:] += 1.0  # a change where the truth is known does count
+    assert _masked_loss(logits, target).item() != pytest.approx(_masked_loss(changed, target).item(), rel=1e-3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Four steps on toy pairs, exported: checkpoint folder and model.onnx."""
+    out = tmp_path_factory.mktemp("model")
+    pairs = [_toy_pair(s) for s in range(3)]
+    config = TrainConfig(steps=4, batch=2, crop=64, val_every=2, widths=(8, 16, 32, 64), synthetic_share=0.0)
+    summary = train(pairs, out, val_pairs=pairs[:1], config=config, progress=False)
+    export_onnx(summary["best"], out / "model.onnx", card={"datasets": ["toy"]})
+    return out, summary
+
+
+def test_training_is_reproducible_and_resumes_to_the_same_weights(trained, tmp_path):
+    out, _ = trained
+    pairs = [_toy_pair(s) for s in range(3)]
+    config = dict(batch=2, crop=64, val_every=2, widths=(8, 16, 32, 64), synthetic_share=0.0)
+    train(pairs, tmp_path / "a", config=TrainConfig(steps=2, **config), progress=False)  # interrupted at 2
+    train(pairs, tmp_path / "a", config=TrainConfig(steps=4, **config), resume=True, progress=False)
+    resumed, _ = load_checkpoint(tmp_path / "a" / "last.pt")
+    straight, _ = load_checkpoint(out / "last.pt")
+    for (k, v), w in zip(resumed.state_dict().items(), straight.state_dict().values()):
+        assert torch.allclose(v.float(), w.float(), atol=1e-6), k
+
+
+def test_onnx_gives_the_pytorch_probabilities(trained):
+    out, summary = trained
+    net, _ = load_checkpoint(summary["best"])
+    rng = np.random.default_rng(1)
+    xb = rng.uniform(0, 1, (2, CHANNELS, 96, 64)).astype(np.float32)
+    xa = rng.uniform(0, 1, (2, CHANNELS, 96, 64)).astype(np.float32)
+    with torch.no_grad():
+        expected = torch.sigmoid(net(torch.from_numpy(xb), torch.from_numpy(xa))).numpy()
+    got = ChangeModel(out / "model.onnx").run(xb, xa)
+    np.testing.assert_allclose(got, expected, atol=1e-5)  # float32 arithmetic in another order
+
+
+def test_model_card_travels_inside_the_onnx_file(trained):
+    out, _ = trained
+    card = ChangeModel(out / "model.onnx").card
+    assert card["datasets"] == ["toy"]
+    assert card["outputs"] == ["any", "construction"]
+    assert card["required_bands"] == ["red", "green", "blue"]
+    assert (out / "model_card.json").exists() and (out / "weights.pt").exists()
+
+
+def test_tiled_prediction_does_not_depend_on_the_window():
+    """A window on the tile grid, read with the engine's halo, gives the whole image's pixels exactly."""
+    from weipian.engine.windows import HALO
+
+    rng = np.random.default_rng(2)
+    before = rng.uniform(0, 1, (CHANNELS, 300, 340)).astype(np.float32)
+    after = rng.uniform(0, 1, (CHANNELS, 300, 340)).astype(np.float32)
+    model = load_model()
+    t = model.tile
+    whole = predict_tiled(before, after, model.run, tile=t, margin=model.margin)
+    # the window whose core is rows 256-300, cols 0-256, read with the halo, clipped to the image
+    rows, cols = slice(t - HALO, 300), slice(0, t + HALO)
+    part = predict_tiled(before[:, rows, cols], after[:, rows, cols], model.run,
+                         region=(HALO, 0, HALO + 300 - t, t), tile=t, margin=model.margin)
+    np.testing.assert_array_equal(part, whole[:, t:300, 0:t])
+
+
+def test_default_model_ships_with_its_card():
+    model = load_model()
+    assert model.card["format"] == "weipian-change-model/1"
+    assert model.card["gsd_range_m"][0] < 1 < model.card["gsd_range_m"][1]
+    assert {"levir_cd", "oscd"} <= set(model.card.get("datasets", []))
+
+
+def test_model_file_errors(tmp_path):
+    with pytest.raises(ModelError, match="model file not found"):
+        ChangeModel(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a protobuf at all")
+    with pytest.raises(ModelError, match="not an ONNX model"):
+        ChangeModel(junk)
+
+
+def test_onnx_without_card_or_with_wrong_bands_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    def graph(channels):
+        inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["n", channels, "h", "w"])
+                  for n in ("before", "after")]
+        output = helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["n", channels, "h", "w"])
+        node = helper.make_node("Sub", ["after", "before"], ["probability"])
+        return helper.make_model(helper.make_graph([node], "g", inputs, [output]))
+
+    plain = tmp_path / "plain.onnx"
+    onnx.save(graph(CHANNELS), plain)
+    with pytest.raises(ModelError, match="without a weipian model card"):
+        ChangeModel(plain)
+    wrong = graph(3)
+    entry = wrong.metadata_props.add()
+    entry.key, entry.value = "weipian_card", '{"tile": 256, "margin": 32}'
+    onnx.save(wrong, tmp_path / "wrong.onnx")
+    with pytest.raises(ModelError, match=r"has shape .*3.*take \(N, 6, H, W\)"):
+        ChangeModel(tmp_path / "wrong.onnx")
+
+
+def test_model_needing_bands_the_imagery_lacks_is_a_one_line_error(trained, tmp_path):
+    _, summary = trained
+    four_band = export_onnx(summary["best"], tmp_path / "nir.onnx",
+                            card={"required_bands": ["red", "green", "blue", "nir"]})
+    rng = np.random.default_rng(3)
+    b = write_tif(tmp_path / "b.tif", rng.integers(1, 200, (3, 64, 64)).astype(np.uint8))
+    a = write_tif(tmp_path / "a.tif", rng.integers(1, 200, (3, 64, 64)).astype(np.uint8))
+    result = CliRunner().invoke(main, ["detect", str(b), str(a), "--model", str(four_band),
+                                       "-o", str(tmp_path / "o.gpkg")])
+    assert result.exit_code == 2
+    assert "nir.onnx needs bands red, green, blue, nir but nir is missing" in result.output
+    assert not (tmp_path / "o.gpkg").exists()
+
+
+def test_resolution_outside_the_trained_range_warns(tmp_path):
+    model = load_model()
+    with pytest.warns(ResolutionWarning, match="30 m is outside"):
+        model.check({"red": 0, "green": 1, "blue": 2}, 30.0)
+    assert model.gsd_for_model(30.0) == model.card["gsd_range_m"][1]
+
+
+def test_unknown_outcome_values_are_named_with_the_accepted_ones():
+    assert list(outcome_of(["new_construction", "真实新增", "No change"])) == [
+        "new_construction", "new_construction", "no_change"]
+    with pytest.raises(TrainingDataError, match=r"unknown outcome values \['maybe', 'yes'\]; accepted: "
+                                                r"new_construction, no_change, not_construction"):
+        outcome_of(["maybe", "new_construction", "yes"])
+
+
+def test_fine_tuning_on_verified_patches_from_the_cli(small_batch, tmp_path):
+    """weipian detect → crews verify → weipian train --from-model default → weipian detect --model."""
+    found = weipian.detect(small_batch["before"], small_batch["after"])
+    truth = gpd.read_file(small_batch["truth"]) if "truth" in small_batch else None
+    verified = found[["geometry"]].copy()
+    if truth is not None and len(truth):
+        hit = np.array([truth.intersects(g).any() for g in verified.geometry])
+    else:
+        hit = np.arange(len(verified)) % 2 == 0
+    verified["verified"] = np.where(hit, "真实新增", "实地未变化")
+    extra = gpd.GeoDataFrame({"verified": ["no_change"]}, geometry=[shapely.box(*found.total_bounds).centroid.buffer(15)],
+                             crs=found.crs)
+    layer = tmp_path / "verified.gpkg"
+    gpd.GeoDataFrame(pd_concat([verified, extra]), crs=found.crs).to_file(layer)
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(main, ["train", str(out), "--patches", str(layer), "--before",
+                                       str(small_batch["before"]), "--after", str(small_batch["after"]),
+                                       "--from-model", "default", "--steps", "3", "--val-every", "3",
+                                       "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert (out / "model.onnx").exists()
+    again = CliRunner().invoke(main, ["detect", str(small_batch["before"]), str(small_batch["after"]),
+                                      "--model", str(out / "model.onnx"), "-o", str(tmp_path / "p.gpkg")])
+    assert again.exit_code == 0, again.output
+
+
+def test_verified_layer_with_unknown_outcomes_is_refused_by_the_cli(small_batch, tmp_path):
+    layer = tmp_path / "v.gpkg"
+    gpd.GeoDataFrame({"verified": ["yes"]}, geometry=[shapely.box(0, 0, 10, 10)], crs="EPSG:4547").to_file(layer)
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "o"), "--patches", str(layer), "--before",
+                                       str(small_batch["before"]), "--after", str(small_batch["after"])])
+    assert result.exit_code == 2
+    assert "unknown outcome values ['yes']" in result.output
+
+
+def pd_concat(frames):
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
