@@ -232,7 +232,8 @@ def _plan(scene: _Scene, net, params: ChangeParams, target: str, window_size, cl
     if target not in OUTPUTS:
         raise WeipianError(f"target was {target!r} but is expected to be one of {', '.join(OUTPUTS)}")
     detector = Detector(model=net, target=target,
-                        threshold=params.threshold if params.threshold is not None else net.threshold(target),
+                        threshold=(params.threshold if params.threshold is not None
+                                   else net.threshold(target, scene.gsd_m)),
                         gsd_m=net.gsd_for_model(scene.gsd_m), vegetation_ndvi=params.vegetation_ndvi)
     masks = MaskSettings(clouds=CloudParams() if clouds else None, resolution_m=scene.gsd_m)
     halo = HALO + (CloudParams().reach(scene.gsd_m) if clouds else 0)

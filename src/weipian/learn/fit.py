@@ -92,6 +92,9 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
 
         calibrated = calibrate_thresholds(summary["best"], val_pairs)
         card["validation_f1_at_thresholds"] = calibrated.pop("validation_f1")
+        if "coarse" in calibrated:
+            card["validation_f1_at_thresholds"] = {"fine": card["validation_f1_at_thresholds"],
+                                                   "coarse": calibrated["coarse"].pop("validation_f1")}
         card["thresholds"] = calibrated
     elif from_model is not None:  # fine-tuned without validation pairs: keep the base model's thresholds
         card["thresholds"] = _base_thresholds(from_model)

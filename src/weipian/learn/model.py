@@ -80,9 +80,17 @@ class ChangeModel:
         """Context around each network tile (pixels)."""
         return int(self.card["margin"])
 
-    def threshold(self, target: str) -> float:
-        """Probability above which a pixel is flagged for ``target``."""
-        return float(self.card.get("thresholds", {}).get(target, 0.5))
+    def threshold(self, target: str, gsd_m: float | None = None) -> float:
+        """Probability above which a pixel is flagged for ``target`` at pixel size ``gsd_m``.
+
+        The card may hold separate thresholds for coarse pixels
+        (``thresholds["coarse"]``, from ``min_gsd_m`` up).
+        """
+        thresholds = self.card.get("thresholds", {})
+        coarse = thresholds.get("coarse")
+        if coarse and gsd_m is not None and gsd_m > float(coarse.get("min_gsd_m", 5.0)):
+            thresholds = coarse
+        return float(thresholds.get(target, 0.5))
 
     def check(self, roles, gsd_m: float, *, source: str = "imagery") -> None:
         """Refuse imagery without the bands the model needs; warn outside its resolution range.

@@ -276,27 +276,43 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
-def calibrate_thresholds(checkpoint, val_pairs: list[LabelledPair], *, default: float = 0.5) -> dict:
+def calibrate_thresholds(checkpoint, val_pairs: list[LabelledPair], *, default: float = 0.5,
+                         coarse_gsd_m: float = 5.0) -> dict:
     """Per output, the probability threshold with the best mean pixel F1 on the validation pairs.
 
     Only validation pairs are used (never test pairs); without any, every
-    threshold is ``default``.
+    threshold is ``default``. Pairs finer and coarser than ``coarse_gsd_m``
+    are calibrated apart when both kinds are present (a house is many pixels
+    at 0.5 m and one at 10 m, and the network is surer of it at 0.5 m).
 
     Returns
     -------
     dict
-        ``{"any": t, "construction": t}`` and ``"validation_f1"`` at those thresholds.
+        ``{"any": t, "construction": t}`` (fine pairs, or all), ``"validation_f1"``
+        at those thresholds and, when coarse pairs exist, ``"coarse"``: the same
+        for pixels coarser than ``coarse_gsd_m`` (key ``"min_gsd_m"``).
     """
     if not val_pairs:
         return {"any": default, "construction": default}
     net, _ = load_checkpoint(checkpoint)
     probs = [predict_pair(net, pair) for pair in val_pairs]
+    fine = [k for k, pair in enumerate(val_pairs) if pair.gsd_m <= coarse_gsd_m]
+    coarse = [k for k, pair in enumerate(val_pairs) if pair.gsd_m > coarse_gsd_m]
+    main = fine or coarse
+    out = _best_thresholds([val_pairs[k] for k in main], [probs[k] for k in main], default)
+    if fine and coarse:
+        out["coarse"] = _best_thresholds([val_pairs[k] for k in coarse], [probs[k] for k in coarse], default)
+        out["coarse"]["min_gsd_m"] = coarse_gsd_m
+    return out
+
+
+def _best_thresholds(pairs, probs, default) -> dict:
     out, scores = {}, {}
     for channel, name in enumerate(("any", "construction")):
         best, best_f1 = default, -1.0
         for t in THRESHOLDS:
             f1s = []
-            for pair, prob in zip(val_pairs, probs):
+            for pair, prob in zip(pairs, probs):
                 truth = pair.any_change if name == "any" else np.where(
                     pair.construction == IGNORE, pair.any_change, pair.construction)
                 tp, fp, fn = pair_f1(prob[channel], truth, t)

@@ -108,6 +108,8 @@ def estimate_shift(
 
     coarse = np.array([py - cy, px - cx], dtype=np.float64)
     dy, dx = _refine_peak(cross, coarse, upsample_factor)
+    # the sub-pixel refinement may drift past the search bound on a peak at its edge: keep the bound
+    dy, dx = (float(np.clip(v, -max_shift, max_shift)) for v in (dy, dx))
     # Periodic scenes (rows of houses, greenhouses) give secondary peaks: keep
     # the shift only if it makes the epochs agree better than no shift.
     margin = r + 1
