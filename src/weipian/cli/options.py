@@ -168,6 +168,7 @@ def change_params_from(kwargs):
     """Pop the change options from ``kwargs`` into a :class:`weipian.params.ChangeParams`."""
     from ..params import ChangeParams
 
-    veto = None if kwargs.pop("no_vegetation_veto") else kwargs.pop("vegetation_ndvi")
-    kwargs.pop("vegetation_ndvi", None)
+    veto = kwargs.pop("vegetation_ndvi")
+    if kwargs.pop("no_vegetation_veto"):
+        veto = None
     return ChangeParams(model=kwargs.pop("model"), threshold=kwargs.pop("threshold"), vegetation_ndvi=veto)

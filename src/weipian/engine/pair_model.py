@@ -22,7 +22,6 @@ from ..raster.register import apply_shift, estimate_shift
 from .windows import HALO, Tile, tile_windows
 
 __all__ = ["PairModel", "sample_tiles", "estimate_pair_model", "shift_window", "normalise_window",
-           "prepare_window",
            "shifted_valid", "NOISE_SIGMA"]
 
 
@@ -116,20 +115,6 @@ def shift_window(after: np.ndarray, valid: np.ndarray, model: PairModel):
 def normalise_window(after: np.ndarray, model: PairModel) -> np.ndarray:
     """The (shifted) after epoch in the before epoch's radiometry (a new array)."""
     return apply_normalisation(after, np.asarray(model.gain), np.asarray(model.offset))
-
-
-def prepare_window(before, after, valid, model: PairModel):
-    """Shift and normalise one read window.
-
-    Returns
-    -------
-    before : (B, M, N) float32
-    after : (B, M, N) float32
-        Shifted and normalised onto the before.
-    valid : (M, N) bool
-    """
-    after, valid = shift_window(after, valid, model)
-    return before, normalise_window(after, model), valid
 
 
 #: Gaussian sigma (pixels) of the smoothing before the noise spread is measured.

@@ -62,12 +62,16 @@ def _cell_fraction(mask: np.ndarray) -> np.ndarray:
 
 
 def obscured_mask(reader, tile: Tile, before, after, valid, model: PairModel, masks) -> np.ndarray:
-    """Clouds and shadows in either epoch, and the users' masks, on one read window."""
+    """Clouds and shadows in either epoch, and the users' masks, on one read window.
+
+    ``after`` is the shifted after epoch; it is normalised onto the before
+    epoch's radiometry here, and only when clouds are to be detected.
+    """
     obscured = np.zeros(valid.shape, bool)
     if masks is None:
         return obscured
     if masks.clouds is not None:
-        for image in (before, after):
+        for image in (before, normalise_window(after, model)):
             cloud, shadow = cloud_masks(image, reader.roles, model.brightness, valid=valid,
                                         params=masks.clouds, resolution_m=masks.resolution_m)
             obscured |= cloud | shadow
@@ -155,7 +159,7 @@ def process_tile(reader, tile: Tile, pair: PairModel, detector: Detector, *, min
     """
     before, after, valid = reader.read(tile.read)
     after, valid = shift_window(after, valid, pair)
-    obscured = obscured_mask(reader, tile, before, normalise_window(after, pair), valid, pair, masks)
+    obscured = obscured_mask(reader, tile, before, after, valid, pair, masks)
     r, c = tile.inner
     prob = change_probability(before, after, reader.roles, pair, detector,
                               (r.start, c.start, r.stop, c.stop))[OUTPUTS.index(detector.target)]

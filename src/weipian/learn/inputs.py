@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["MODEL_BANDS", "CHANNELS", "robust_levels", "stretch", "epoch_channels", "gsd_code"]
+__all__ = ["MODEL_BANDS", "CHANNELS", "robust_levels", "stretch", "model_bands", "epoch_channels", "gsd_code"]
 
 #: Bands the network sees, in order; ``nir`` is zero-filled where absent.
 MODEL_BANDS = ("red", "green", "blue", "nir")
@@ -82,6 +82,31 @@ def gsd_code(gsd_m: float) -> float:
     return float(np.log10(max(float(gsd_m), 1e-3)))
 
 
+def model_bands(image: np.ndarray, roles: Mapping[str, int], levels: np.ndarray) -> np.ndarray:
+    """The four bands the network sees (red, green, blue, nir), each stretched by its levels.
+
+    Parameters
+    ----------
+    image : (B, M, N) ndarray
+        Bands in file order.
+    roles : mapping of str to int
+        Band index of each role present; a missing ``nir`` is zero-filled.
+    levels : (B, 2) ndarray
+        Robust levels per file band (see :func:`robust_levels`).
+
+    Returns
+    -------
+    (4, M, N) ndarray of float32
+    """
+    levels = np.asarray(levels)
+    out = np.zeros((len(MODEL_BANDS),) + image.shape[1:], np.float32)
+    for k, role in enumerate(MODEL_BANDS):
+        if role in roles:
+            i = roles[role]
+            out[k] = stretch(image[i:i + 1], levels[i:i + 1])[0]
+    return out
+
+
 def epoch_channels(image: np.ndarray, roles: Mapping[str, int], levels: np.ndarray,
                    gsd_m: float) -> np.ndarray:
     """One epoch as the network's six input channels.
@@ -105,11 +130,8 @@ def epoch_channels(image: np.ndarray, roles: Mapping[str, int], levels: np.ndarr
     missing = [r for r in ("red", "green", "blue") if r not in roles]
     if missing:
         raise ValueError(f"the change model needs red, green and blue bands; missing {missing}")
-    out = np.zeros((CHANNELS,) + image.shape[1:], np.float32)
-    for k, role in enumerate(MODEL_BANDS):
-        if role in roles:
-            i = roles[role]
-            out[k] = stretch(image[i:i + 1], levels[i:i + 1])[0]
+    out = np.empty((CHANNELS,) + image.shape[1:], np.float32)
+    out[:4] = model_bands(image, roles, levels)
     out[4] = 1.0 if "nir" in roles else 0.0
     out[5] = gsd_code(gsd_m)
     return out

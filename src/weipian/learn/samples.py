@@ -19,7 +19,7 @@ import numpy as np
 
 from ..bands import resolve_band_roles
 from ..errors import TrainingDataError
-from .inputs import MODEL_BANDS, robust_levels, stretch
+from .inputs import model_bands, robust_levels
 
 __all__ = ["LabelledPair", "BuildingTile", "IGNORE", "load_change_folder", "load_building_folder",
            "read_image"]
@@ -112,13 +112,7 @@ def read_image(path: Path) -> tuple[np.ndarray, dict[str, int]]:
 
 
 def _model_bands(image: np.ndarray, roles: dict, valid: np.ndarray) -> np.ndarray:
-    levels = robust_levels(image, valid)
-    out = np.zeros((len(MODEL_BANDS),) + image.shape[1:], np.float32)
-    for k, role in enumerate(MODEL_BANDS):
-        if role in roles:
-            i = roles[role]
-            out[k] = stretch(image[i:i + 1], levels[i:i + 1])[0]
-    return out
+    return model_bands(image, roles, robust_levels(image, valid))
 
 
 def _read_label(path: Path) -> np.ndarray:

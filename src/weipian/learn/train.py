@@ -129,11 +129,16 @@ def pair_f1(prob: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> tupl
     return tp, int((pred & ~t).sum()), int((~pred & t).sum())
 
 
+def _construction_truth(pair: LabelledPair) -> np.ndarray:
+    """Construction truth, falling back to any-change truth where construction is unknown."""
+    return np.where(pair.construction == IGNORE, pair.any_change, pair.construction)
+
+
 def _validate(net, pairs: list[LabelledPair]) -> dict:
     scores = {}
     for pair in pairs:
         prob = predict_pair(net, pair)
-        truth = np.where(pair.construction == IGNORE, pair.any_change, pair.construction)
+        truth = _construction_truth(pair)
         channel = 1 if (pair.construction != IGNORE).any() else 0
         tp, fp, fn = pair_f1(prob[channel], truth)
         scores[pair.name] = 2 * tp / max(1, 2 * tp + fp + fn)
@@ -313,8 +318,7 @@ def _best_thresholds(pairs, probs, default) -> dict:
         for t in THRESHOLDS:
             f1s = []
             for pair, prob in zip(pairs, probs):
-                truth = pair.any_change if name == "any" else np.where(
-                    pair.construction == IGNORE, pair.any_change, pair.construction)
+                truth = pair.any_change if name == "any" else _construction_truth(pair)
                 tp, fp, fn = pair_f1(prob[channel], truth, t)
                 f1s.append(2 * tp / max(1, 2 * tp + fp + fn))
             if np.mean(f1s) > best_f1 + 1e-9:

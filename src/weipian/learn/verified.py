@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TrainingDataError
+from .inputs import model_bands
 from .samples import IGNORE, LabelledPair
 
 __all__ = ["OUTCOMES", "outcome_of", "verified_pairs"]
@@ -124,8 +125,8 @@ def verified_pairs(before, after, patches, *, column: str = "verified", bands: s
             ring = ring_m if reader.crs.is_projected else ring_px * abs(tr.a)
             any_c, cons = _truth(geom, OUTCOMES[outcome], valid, tr, ring)
             pairs.append(LabelledPair(name=f"verified/{k}", dataset="verified",
-                                      before=_bands(b, reader.roles, pair.levels_before),
-                                      after=_bands(a, reader.roles, pair.levels_after),
+                                      before=model_bands(b, reader.roles, pair.levels_before),
+                                      after=model_bands(a, reader.roles, pair.levels_after),
                                       has_nir="nir" in reader.roles, gsd_m=gsd, any_change=any_c,
                                       construction=cons))
     if not pairs:
@@ -165,14 +166,3 @@ def _truth(geom, values, valid, transform, ring: float):
         out.append(truth)
     return out
 
-
-def _bands(image: np.ndarray, roles, levels) -> np.ndarray:
-    """The four model bands of one window, stretched by whole-image levels."""
-    from .inputs import MODEL_BANDS, stretch
-
-    out = np.zeros((len(MODEL_BANDS),) + image.shape[1:], np.float32)
-    for i, role in enumerate(MODEL_BANDS):
-        if role in roles:
-            j = roles[role]
-            out[i] = stretch(image[j:j + 1], np.asarray(levels)[j:j + 1])[0]
-    return out
