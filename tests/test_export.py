@@ -19,7 +19,8 @@ def judged_frame(n=4, township="南山街道", reason="62 % in 批准用地"):
                      "reserve_m2": 0.0, "approved_m2": 0.0, "temporary_m2": 0.0, "government_m2": 0.0,
                      "township": township, "township_code": "440305001", "x": 452010.0 + 30 * i,
                      "y": 2507990.0 - 7 * i, "lon": 114.0, "lat": 22.6, "before_date": "2024-03-15",
-                     "after_date": "2024-06-20"})
+                     "after_date": "2024-06-20", "evidence_category": "违法", "key_project": False,
+                     **{f: 0.0 for f in PATCH_FIELDS if f.endswith("_m2") and f not in ("area_m2", "farmland_m2")}})
     geoms = [box(r["x"] - 5, r["y"] - 5, r["x"] + 5, r["y"] + 5) for r in rows]
     return gpd.GeoDataFrame(pd.DataFrame(rows)[list(PATCH_FIELDS)], geometry=geoms, crs="EPSG:4547")
 

@@ -1,10 +1,17 @@
 """Legality rules over the patch property table.
 
 A rule is a small pure function ``rule(table, min_share) -> (hit, reason)``
-over a dict of column arrays (built by :func:`property_table`); ``hit`` is
-a boolean array, ``reason`` an array of strings. Rules are tried in the
-order of :data:`RULES`; the first that hits labels the patch, and a patch
-no rule hits is a ``violation`` with a reason that says what it lies on.
+over a dict of column arrays (built by
+:func:`weipian.properties.property_table`); ``hit`` is a boolean array,
+``reason`` an array of strings. Rules are tried in the order of
+:data:`RULES`; the first that hits labels the patch, and a patch no rule
+hits is a ``violation`` with a reason that says what it lies on. Whatever
+the label, occupation of 永久基本农田 and the ecological red line, and
+construction outside the urban development boundary, are added to the
+reason (:func:`flag_clauses`).
+
+Beside each label, :data:`EVIDENCE_CATEGORIES` gives the 举证 category a
+field crew records for it (``evidence_category``).
 """
 
 from __future__ import annotations
@@ -12,28 +19,29 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import shapely
 
-from .io import parse_date
-from .schema import iso_date
-from .vector.layers import (
-    NAME_FIELDS,
-    TOWNSHIP_CODE_FIELDS,
-    TOWNSHIP_NAME_FIELDS,
-    dates_column,
-    first_field,
-    read_layer,
-)
-from .vector.overlay import layer_overlap
+from .properties import property_table
+from .vector.layers import NAME_FIELDS, first_field
 
-__all__ = ["LABELS", "LABELS_ZH", "RULES", "classify", "share", "property_table", "feature_names"]
+__all__ = ["LABELS", "LABELS_ZH", "EVIDENCE_CATEGORIES", "RULES", "classify", "share", "property_table",
+           "feature_names", "flag_clauses"]
 
-LABELS = ("approved", "temporary_use", "government_project", "violation")
+LABELS = ("approved", "temporary_use", "government_project", "violation", "not_construction")
 LABELS_ZH = {
     "approved": "合法用地",
     "temporary_use": "临时用地",
     "government_project": "政府投资项目",
     "violation": "违法用地",
+    "not_construction": "非建设（设施农用地）",
+}
+
+#: The 举证 category a field crew records for each label (national 卫片执法 vocabulary).
+EVIDENCE_CATEGORIES = {
+    "approved": "合法-农转用",
+    "temporary_use": "非新增-临时用地",
+    "not_construction": "非新增-设施农用地",
+    "government_project": "违法",
+    "violation": "违法",
 }
 
 
@@ -50,17 +58,42 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f} %"
 
 
+def _m2(x: float) -> str:
+    return f"{x:,.0f} m²"
+
+
 def _names(table, key, i):
     name = table.get(f"{key}_name", [""] * (i + 1))[i]
     return f" {name}" if name else ""
 
 
+def _column(table, key, n, fill):
+    """``table[key]``, or ``fill`` repeated where the table lacks it."""
+    value = table.get(key)
+    return np.full(n, fill, dtype=object if isinstance(fill, str) else type(fill)) if value is None else value
+
+
 def rule_approved(table, min_share):
-    """Within approved use (批准用地) by at least ``min_share``."""
+    """Within approved use (批准用地) by at least ``min_share``; cites 文号 and 批准时间."""
     s = share(table["approved_m2"], table["area_m2"])
     hit = s >= min_share
+    dates = _column(table, "approved_date", len(s), "")
     reason = np.array(
-        [f"{_pct(s[i])} in 批准用地{_names(table, 'approved', i)}" if hit[i] else "" for i in range(len(s))],
+        [f"{_pct(s[i])} in 批准用地{_names(table, 'approved', i)}"
+         + (f", approved {dates[i]}" if dates[i] else "") if hit[i] else ""
+         for i in range(len(s))],
+        dtype=object,
+    )
+    return hit, reason
+
+
+def rule_facility(table, min_share):
+    """Within a registered facility-agriculture record (设施农用地备案): not construction."""
+    s = share(_column(table, "facility_m2", len(table["area_m2"]), 0.0), table["area_m2"])
+    hit = s >= min_share
+    reason = np.array(
+        [f"{_pct(s[i])} in 设施农用地备案{_names(table, 'facility', i)}: registered facility "
+         "agriculture, not construction" if hit[i] else "" for i in range(len(s))],
         dtype=object,
     )
     return hit, reason
@@ -86,9 +119,11 @@ def rule_government(table, min_share):
     """Within a government investment project (政府投资项目), without approval."""
     s = share(table["government_m2"], table["area_m2"])
     hit = s >= min_share
+    key = _column(table, "government_key", len(s), False)
     reason = np.array(
         [
-            f"{_pct(s[i])} in 政府投资项目{_names(table, 'government', i)}, no approval on record"
+            f"{_pct(s[i])} in 政府投资项目{_names(table, 'government', i)}"
+            f"{' (重点工程)' if key[i] else ''}, no approval on record"
             if hit[i] else ""
             for i in range(len(s))
         ],
@@ -101,6 +136,7 @@ def rule_government(table, min_share):
 RULES: dict[str, Callable] = {
     "approved": rule_approved,
     "temporary_use": rule_temporary,
+    "not_construction": rule_facility,
     "government_project": rule_government,
 }
 
@@ -112,7 +148,9 @@ def _violation_reason(table, i) -> str:
     reserve = share(table["reserve_m2"][i], area)
     expired = share(table["temporary_expired_m2"][i], area)
     if farm > 0:
-        parts.append(f"{_pct(farm)} on 耕地{_names(table, 'farmland', i)}")
+        basic = table.get("basic_farmland_m2", np.zeros(i + 1))[i]
+        of_which = f", of which {_m2(basic)} 永久基本农田" if basic > 0 else ""
+        parts.append(f"{_pct(farm)} on 耕地{_names(table, 'farmland', i)}{of_which}")
     if reserve > 0:
         parts.append(f"{_pct(reserve)} on 储备地{_names(table, 'reserve', i)}")
     if expired > 0:
@@ -158,6 +196,9 @@ def classify(
     >>> labels, reasons = classify(t)
     >>> list(labels), reasons[1]
     (['approved', 'violation'], 'not approved; 100 % on 耕地')
+    >>> t["basic_farmland_m2"] = np.array([0.0, 40.0])
+    >>> classify(t)[1][1]
+    'not approved; 100 % on 耕地, of which 40 m² 永久基本农田'
     """
     if not 0 < min_share <= 1:
         raise ValueError(f"min_share should be in (0, 1]. Got {min_share}.")
@@ -174,7 +215,47 @@ def classify(
         done |= take
     for i in np.flatnonzero(~done):
         reasons[i] = _violation_reason(table, i)
+    extra = flag_clauses(table, labels)
+    reasons = np.array([r + e for r, e in zip(reasons, extra)], dtype=object)
     return labels, reasons
+
+
+def flag_clauses(table: dict, labels) -> np.ndarray:
+    """What every reason adds, whatever the label: 永久基本农田, red line, development boundary.
+
+    Parameters
+    ----------
+    table : dict of (n,) arrays
+        Optional ``basic_farmland_m2``, ``redline_m2`` (and ``redline_name``),
+        ``boundary_m2`` with ``boundary_present``; ``farmland_m2``.
+    labels : (n,) array of str
+
+    Returns
+    -------
+    (n,) ndarray of str
+        ``""`` or clauses starting with ``"; "``. 永久基本农田 is left out
+        where the violation reason already names it with 耕地.
+    """
+    n = len(table["area_m2"])
+    area = np.asarray(table["area_m2"], float)
+    basic = _column(table, "basic_farmland_m2", n, 0.0)
+    redline = _column(table, "redline_m2", n, 0.0)
+    inside = _column(table, "boundary_m2", n, 0.0)
+    bounded = _column(table, "boundary_present", n, False)
+    farm = _column(table, "farmland_m2", n, 0.0)
+    out = np.full(n, "", dtype=object)
+    for i in range(n):
+        parts = []
+        named_with_farmland = labels[i] == "violation" and farm[i] > 0
+        if basic[i] > 0 and not named_with_farmland:
+            parts.append(f"{_m2(basic[i])} in 永久基本农田")
+        if redline[i] > 0:
+            parts.append(f"{_m2(redline[i])} in 生态保护红线{_names(table, 'redline', i)}")
+        outside = share(area[i] - inside[i], area[i]) if bounded[i] else 0.0
+        if outside > 0.005:
+            parts.append(f"{_pct(outside)} outside 城镇开发边界")
+        out[i] = "".join(f"; {p}" for p in parts)
+    return out
 
 
 def feature_names(frame, fields=NAME_FIELDS) -> np.ndarray:
@@ -183,96 +264,3 @@ def feature_names(frame, fields=NAME_FIELDS) -> np.ndarray:
     if name_field is None:
         return np.array([f"#{i + 1}" for i in range(len(frame))], dtype=object)
     return frame[name_field].fillna("").astype(str).to_numpy(dtype=object)
-
-
-
-
-def _temporary_columns(table: dict, n: int) -> None:
-    for status in ("valid", "expired"):
-        table[f"temporary_{status}_m2"] = np.zeros(n)
-        table[f"temporary_{status}_name"] = np.full(n, "", dtype=object)
-        table[f"temporary_{status}_end"] = np.full(n, "", dtype=object)
-    table["temporary_m2"] = np.zeros(n)
-
-
-def property_table(geoms, paths: dict, acrs, *, after, bbox, end_date_field: str = "end_date",
-                   layer_crs=None) -> tuple[dict, dict]:
-    """Overlap of every patch with every reference layer: what the rules read.
-
-    Parameters
-    ----------
-    geoms : (P,) ndarray of shapely geometries
-        Patches in ``acrs``.
-    paths : dict
-        Layer name to path (see :func:`weipian.vector.layers.find_layers`).
-    acrs : pyproj.CRS
-        Projected CRS for areas.
-    after : datetime.date or None
-        The after date: temporary approvals ending before it are expired.
-    bbox : tuple or None
-        Patches' bounds (layers are read inside it).
-    end_date_field : str
-    layer_crs : str, optional
-
-    Returns
-    -------
-    table : dict of (P,) arrays
-        ``area_m2``; ``<layer>_m2`` and ``<layer>_name`` (largest overlap) for
-        farmland, reserve, approved, government and townships;
-        ``township_code``; ``temporary_m2`` and ``temporary_{valid,expired}_``
-        ``m2`` / ``name`` / ``end``.
-    info : dict
-        Per layer, what was read and repaired.
-    """
-    table = {"area_m2": shapely.area(geoms)}
-    info = {}
-    for name in ("farmland", "reserve", "approved", "government", "townships"):
-        if name in paths and bbox is not None:
-            layer, li = read_layer(paths[name], acrs, name=name, bbox=bbox, layer_crs=layer_crs)
-            info[name] = li.__dict__
-        else:
-            layer = None
-        table.update(_layer_columns(name, geoms, layer))
-    _temporary_columns(table, len(geoms))
-    if "temporary" in paths and bbox is not None:
-        layer, li = read_layer(paths["temporary"], acrs, name="temporary", bbox=bbox, layer_crs=layer_crs)
-        info["temporary"] = li.__dict__
-        ends = dates_column(layer, end_date_field, path=paths["temporary"], parse=parse_date)
-        _fill_temporary(table, geoms, layer, ends, after)
-    return table, info
-
-
-def _layer_columns(name: str, geoms, layer) -> dict:
-    """``<name>_m2`` and ``<name>_name`` (and ``township_code``) for one layer."""
-    n = len(geoms)
-    out = {f"{name}_m2": np.zeros(n), f"{name}_name": np.full(n, "", dtype=object)}
-    if name == "townships":
-        out["township_code"] = np.full(n, "", dtype=object)
-    if layer is None:
-        return out
-    ov = layer_overlap(geoms, layer.geometry.to_numpy())
-    out[f"{name}_m2"] = ov.area
-    fields = {"townships": TOWNSHIP_NAME_FIELDS, "farmland": ("DLBM",)}.get(name, NAME_FIELDS)
-    names = feature_names(layer, fields)
-    has = ov.best >= 0
-    out[f"{name}_name"][has] = names[ov.best[has]]
-    if name == "townships":
-        code_field = first_field(layer.columns, TOWNSHIP_CODE_FIELDS)
-        codes = (layer[code_field].astype(str).to_numpy(dtype=object) if code_field
-                 else np.full(len(layer), "", object))
-        out["township_code"][has] = codes[ov.best[has]]
-    return out
-
-
-def _fill_temporary(table: dict, geoms, layer, ends, after) -> None:
-    """Split temporary approvals into valid and expired at ``after`` and fill their columns."""
-    valid = np.array([e is None or e >= after for e in ends], bool)
-    names = feature_names(layer)
-    table["temporary_m2"] = layer_overlap(geoms, layer.geometry.to_numpy()).area
-    for status, sel in (("valid", valid), ("expired", ~valid)):
-        idx = np.flatnonzero(sel)
-        ov = layer_overlap(geoms, layer.geometry.to_numpy()[idx])
-        has = ov.best >= 0
-        table[f"temporary_{status}_m2"] = ov.area
-        table[f"temporary_{status}_name"][has] = names[idx[ov.best[has]]]
-        table[f"temporary_{status}_end"][has] = [iso_date(ends[j]) or "open-ended" for j in idx[ov.best[has]]]

@@ -19,9 +19,10 @@ pixels in one place each: :func:`weipian.patches.min_pixels_for` and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 
-__all__ = ["ChangeParams"]
+__all__ = ["ChangeParams", "LayerParams", "parse_name_fields"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,87 @@ class ChangeParams:
     def to_dict(self) -> dict:
         """Plain JSON-ready dict."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class LayerParams:
+    """How the reference layers are read and interpreted by ``judge``.
+
+    =====================  ====================================  ==============================
+    field                  meaning                               CLI option / settings key
+    =====================  ====================================  ==============================
+    ``farmland_where``     OGR SQL filter selecting farmland     ``--farmland-where``
+    ``name_fields``        layer -> identifying field            ``--name-field LAYER=FIELD``
+    ``end_date_field``     end date of temporary approvals       ``--end-date-field``
+    ``key_field``          government key-project flag field     ``--key-field``
+    ``key_projects``       file listing key projects             ``--key-projects``
+    =====================  ====================================  ==============================
+
+    Parameters
+    ----------
+    farmland_where : str or None
+        OGR SQL ``WHERE`` clause keeping the farmland features of the
+        farmland layer (e.g. ``"LANDCLASS IN ('paddy', 'dry')"``); None keeps
+        ``DLBM`` 01* where the layer has ``DLBM``, else every feature.
+    name_fields : mapping of str to str
+        Layer name to the field naming its features (e.g. ``{"approved":
+        "doc"}``); layers not given use the usual names (see
+        :mod:`weipian.vector.naming`).
+    end_date_field : str or None
+        End-date field of the temporary-use layer; None finds ``end_date``,
+        ``截至时间`` ...
+    key_field : str or None
+        Key-project flag field of the government-project layer; None finds
+        ``重点工程``, ``key_project`` ...
+    key_projects : str or None
+        A file listing key projects by name or 文号 (see
+        :mod:`weipian.key_projects`).
+    """
+
+    farmland_where: str | None = None
+    name_fields: Mapping[str, str] = field(default_factory=dict)
+    end_date_field: str | None = None
+    key_field: str | None = None
+    key_projects: str | None = None
+
+    def __post_init__(self):
+        from .vector.layers import LAYER_NAMES
+
+        for layer in self.name_fields:
+            if layer not in LAYER_NAMES:
+                raise ValueError(f"name_fields names the layer {layer!r}; expected one of "
+                                 f"{', '.join(LAYER_NAMES)}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict."""
+        out = asdict(self)
+        out["name_fields"] = dict(self.name_fields)
+        return out
+
+
+def parse_name_fields(items) -> dict[str, str]:
+    """``["approved=doc", "government=project"]`` as ``{"approved": "doc", ...}``.
+
+    Raises
+    ------
+    ValueError
+        If an item is not ``LAYER=FIELD`` or names an unknown layer.
+
+    Examples
+    --------
+    >>> parse_name_fields(["approved=doc", "basic-farmland=TBBH"])
+    {'approved': 'doc', 'basic_farmland': 'TBBH'}
+    """
+    from .vector.layers import LAYER_NAMES
+
+    out = {}
+    for item in items or ():
+        layer, sep, name = str(item).partition("=")
+        layer = layer.strip().replace("-", "_")
+        if not sep or not layer or not name.strip():
+            raise ValueError(f"--name-field {item!r} is not LAYER=FIELD; write e.g. approved=批准文号")
+        if layer not in LAYER_NAMES:
+            raise ValueError(f"--name-field {item!r}: unknown layer {layer!r}; expected one of "
+                             f"{', '.join(LAYER_NAMES)}")
+        out[layer] = name.strip()
+    return out

@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-__all__ = ["MU_M2", "PATCH_FIELDS", "iso_date", "batch_of", "patch_ids", "scene_lon",
+__all__ = ["MU_M2", "PATCH_FIELDS", "LAYER_AREA_FIELDS", "iso_date", "batch_of", "patch_ids", "scene_lon",
            "add_location_fields", "pixel_area_m2"]
 
 #: Square metres in one 亩.
@@ -21,9 +21,18 @@ MU_M2 = 10000.0 / 15.0
 
 #: Patch fields in output order (geometry follows).
 PATCH_FIELDS = (
-    "patch_id", "label", "label_zh", "reason", "score", "area_m2", "area_mu", "farmland_m2",
-    "reserve_m2", "approved_m2", "temporary_m2", "government_m2", "township", "township_code",
+    "patch_id", "label", "label_zh", "evidence_category", "reason", "score", "area_m2", "area_mu",
+    "farmland_m2", "farmland_0101_m2", "farmland_0102_m2", "farmland_0103_m2", "basic_farmland_m2",
+    "reserve_m2", "approved_m2", "temporary_m2", "government_m2", "key_project", "redline_m2",
+    "boundary_m2", "facility_m2", "township", "township_code",
     "x", "y", "lon", "lat", "before_date", "after_date",
+)
+
+#: Area columns filled by ``judge`` from the layer of the same name (m²).
+LAYER_AREA_FIELDS = (
+    "farmland_m2", "farmland_0101_m2", "farmland_0102_m2", "farmland_0103_m2", "basic_farmland_m2",
+    "reserve_m2", "approved_m2", "temporary_m2", "government_m2", "redline_m2", "boundary_m2",
+    "facility_m2",
 )
 
 _LONLAT = CRS.from_epsg(4490)  # CGCS2000 geographic

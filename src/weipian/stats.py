@@ -4,8 +4,14 @@
 occupied by all new construction. Illegal here is every patch that is not
 ``approved`` or ``temporary_use``: ``violation`` and ``government_project``
 (public works built before approval are illegal until their procedures are
-completed). The "扣减后" ratio deducts government projects from numerator
-and denominator alike, as dashboards do for key projects (重点工程).
+completed). ``not_construction`` patches (registered facility agriculture)
+are not new construction and count nowhere in the ratio. The "扣减后"
+ratio deducts key projects (重点工程: government-project patches whose
+``key_project`` is true, see :mod:`weipian.key_projects`) from numerator and
+denominator alike, as dashboards do; other government projects stay in.
+
+Occupation of 永久基本农田 (permanent basic farmland), what superiors look at
+first, has its own columns, as do the farmland classes 水田, 水浇地, 旱地.
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .legality import LABELS
+from .legality import LABELS, LABELS_ZH
+from .vector.layers import FARMLAND_CLASSES
 
 __all__ = ["township_stats", "ILLEGAL_LABELS", "STAT_COLUMNS_ZH", "plot_ratio"]
 
 #: Labels counted as illegal occupation.
 ILLEGAL_LABELS = ("violation", "government_project")
+
+#: Labels that are not new construction (left out of the farmland figures).
+NOT_CONSTRUCTION_LABELS = ("not_construction",)
 
 #: Chinese headers of the statistics table.
 STAT_COLUMNS_ZH = {
@@ -27,13 +37,15 @@ STAT_COLUMNS_ZH = {
     "township_code": "行政区代码",
     "patches": "图斑数",
     "area_m2": "图斑面积（平方米）",
-    **{f"patches_{lab}": f"{zh}图斑数" for lab, zh in
-       zip(LABELS, ("合法用地", "临时用地", "政府投资项目", "违法用地"))},
-    **{f"area_{lab}_m2": f"{zh}面积（平方米）" for lab, zh in
-       zip(LABELS, ("合法用地", "临时用地", "政府投资项目", "违法用地"))},
+    **{f"patches_{lab}": f"{LABELS_ZH[lab]}图斑数" for lab in LABELS},
+    **{f"area_{lab}_m2": f"{LABELS_ZH[lab]}面积（平方米）" for lab in LABELS},
     "farmland_m2": "新增建设占耕地面积（平方米）",
+    **{f"farmland_{code}_m2": f"新增建设占{name}面积（平方米）" for code, name in FARMLAND_CLASSES.items()},
     "farmland_illegal_m2": "违法占耕地面积（平方米）",
+    "basic_farmland_m2": "新增建设占永久基本农田面积（平方米）",
+    "basic_farmland_illegal_m2": "违法占永久基本农田面积（平方米）",
     "farmland_government_m2": "政府投资项目占耕地面积（平方米）",
+    "farmland_key_project_m2": "重点工程占耕地面积（平方米，扣减）",
     "ratio": "违法占耕比",
     "ratio_deducted": "违法占耕比（扣减后）",
     "over_line": "超过问责线",
@@ -59,7 +71,8 @@ def township_stats(
     ----------
     patches : DataFrame
         Judged patches with ``label``, ``area_m2``, ``farmland_m2``,
-        ``township``, ``township_code``.
+        ``township``, ``township_code``; optional ``key_project``,
+        ``basic_farmland_m2`` and ``farmland_0101_m2`` ... (0 where absent).
     line : float
         Accountability line for the raw ratio (0.15).
     strict_line : float, optional
@@ -81,6 +94,10 @@ def township_stats(
     0.25
     """
     p = patches.copy()
+    for column in ("basic_farmland_m2", *(f"farmland_{c}_m2" for c in FARMLAND_CLASSES)):
+        if column not in p:
+            p[column] = 0.0
+    p["key_project"] = p["key_project"].fillna(False).astype(bool) if "key_project" in p else False
     p["township"] = p["township"].fillna("").replace("", "（无街道）")
     p["township_code"] = p["township_code"].fillna("").astype(str)
     rows = []
@@ -94,16 +111,22 @@ def township_stats(
             row[f"patches_{lab}"] = int(sel.sum())
             row[f"area_{lab}_m2"] = float(g.loc[sel, "area_m2"].sum())
         illegal = g["label"].isin(ILLEGAL_LABELS)
-        row["farmland_m2"] = float(g["farmland_m2"].sum())
+        built = ~g["label"].isin(NOT_CONSTRUCTION_LABELS)
+        government = g["label"] == "government_project"
+        row["farmland_m2"] = float(g.loc[built, "farmland_m2"].sum())
+        for code in FARMLAND_CLASSES:
+            row[f"farmland_{code}_m2"] = float(g.loc[built, f"farmland_{code}_m2"].sum())
         row["farmland_illegal_m2"] = float(g.loc[illegal, "farmland_m2"].sum())
-        row["farmland_government_m2"] = float(g.loc[g["label"] == "government_project",
-                                                    "farmland_m2"].sum())
+        row["basic_farmland_m2"] = float(g.loc[built, "basic_farmland_m2"].sum())
+        row["basic_farmland_illegal_m2"] = float(g.loc[illegal, "basic_farmland_m2"].sum())
+        row["farmland_government_m2"] = float(g.loc[government, "farmland_m2"].sum())
+        row["farmland_key_project_m2"] = float(g.loc[government & g["key_project"], "farmland_m2"].sum())
         rows.append(row)
     table = pd.DataFrame(rows)
     table["ratio"] = _ratio(table["farmland_illegal_m2"].to_numpy(), table["farmland_m2"].to_numpy())
     table["ratio_deducted"] = _ratio(
-        (table["farmland_illegal_m2"] - table["farmland_government_m2"]).to_numpy(),
-        (table["farmland_m2"] - table["farmland_government_m2"]).to_numpy(),
+        (table["farmland_illegal_m2"] - table["farmland_key_project_m2"]).to_numpy(),
+        (table["farmland_m2"] - table["farmland_key_project_m2"]).to_numpy(),
     )
     table["over_line"] = table["ratio"] >= line
     table["over_strict_line"] = table["ratio"] >= strict_line if strict_line is not None else False

@@ -24,11 +24,12 @@ from .engine.tiles import CELL
 from .errors import DateError, InputFileError, LayerError, WeipianError
 from .io import atomic_path, check_output, parse_date
 from .learn.network_outputs import OUTPUTS
-from .legality import LABELS_ZH, classify, feature_names, property_table
-from .params import ChangeParams
+from .legality import EVIDENCE_CATEGORIES, LABELS_ZH, classify, feature_names, property_table
+from .params import ChangeParams, LayerParams
 from .patches import assemble_pieces, min_pixels_for
 from .schema import (
     _LONLAT,
+    LAYER_AREA_FIELDS,
     PATCH_FIELDS,
     add_location_fields,
     batch_of,
@@ -309,9 +310,10 @@ def judge(
     overrides: dict | None = None,
     after_date=None,
     min_share: float = 0.5,
-    end_date_field: str = "end_date",
+    end_date_field: str | None = None,
     batch: str | None = None,
     layer_crs=None,
+    layer_params: LayerParams | None = None,
 ) -> gpd.GeoDataFrame:
     """Overlay patches with the reference layers and label them.
 
@@ -329,13 +331,16 @@ def judge(
     min_share : float
         Share of a patch that must lie in approved, temporary or government
         land for that label.
-    end_date_field : str
-        End-date field of the temporary-use layer.
+    end_date_field : str, optional
+        End-date field of the temporary-use layer; default: the first of
+        ``end_date``, ``截至时间`` ... present.
     batch : str, optional
         Batch name in the patch ids; defaults to the after date's quarter
         (``2024Q2``).
     layer_crs : str, optional
         CRS to assume for layers without one (Shapefiles without ``.prj``).
+    layer_params : LayerParams, optional
+        Farmland filter, fields that name features, key projects.
 
     Returns
     -------
@@ -363,8 +368,11 @@ def judge(
     geoms = frame.geometry.to_crs(acrs).to_numpy()
     bbox = tuple(frame.total_bounds) if len(frame) else None
 
+    layer_params = layer_params or LayerParams()
     table, info = property_table(geoms, paths, acrs, after=after, bbox=bbox,
-                                 end_date_field=end_date_field, layer_crs=layer_crs)
+                                 end_date_field=end_date_field, layer_crs=layer_crs,
+                                 layer_params=layer_params)
+    key_projects = info.pop("key_projects")
     labels, reasons = classify(table, min_share=min_share)
 
     batch = batch or batch_of(after)
@@ -377,7 +385,11 @@ def judge(
             "layer_info": info,
             "after_date": iso_date(after),
             "min_share": min_share,
-            "end_date_field": end_date_field,
+            "end_date_field": (info.get("temporary") or {}).get("end_date_field", end_date_field),
+            "layer_params": layer_params.to_dict(),
+            "name_fields": {k: {"field": v["name_field"], "how": v["name_field_how"]}
+                            for k, v in info.items()},
+            "key_projects": key_projects,
             "batch": batch,
             "counts": {lab: int((labels == lab).sum()) for lab in LABELS_ZH},
         },
@@ -405,9 +417,11 @@ def _fill_judged_fields(frame, table, labels, reasons, *, acrs, after, batch) ->
     """Labels, reasons, layer areas, township, location and ids of judged patches, in place."""
     frame["label"] = labels
     frame["label_zh"] = [LABELS_ZH[lab] for lab in labels]
+    frame["evidence_category"] = [EVIDENCE_CATEGORIES[lab] for lab in labels]
     frame["reason"] = reasons
-    for name in ("farmland", "reserve", "approved", "temporary", "government"):
-        frame[f"{name}_m2"] = np.round(table[f"{name}_m2"], 2)
+    for column in LAYER_AREA_FIELDS:
+        frame[column] = np.round(table[column], 2)
+    frame["key_project"] = np.asarray(table["government_key"], bool)
     frame["township"] = table["townships_name"]
     frame["township_code"] = table.get("township_code", np.full(len(frame), "", dtype=object))
     if "area_m2" not in frame or "lon" not in frame:
@@ -582,7 +596,7 @@ def run(
     after_date=None,
     before_date=None,
     min_share: float = 0.5,
-    end_date_field: str = "end_date",
+    end_date_field: str | None = None,
     batch: str | None = None,
     params: ChangeParams | None = None,
     overwrite: bool = False,
@@ -602,6 +616,7 @@ def run(
     crs=None,
     layer_crs=None,
     min_overlap: float = 0.5,
+    layer_params: LayerParams | None = None,
 ) -> gpd.GeoDataFrame:
     """Detect, judge and write a batch.
 
@@ -630,7 +645,7 @@ def run(
         As for :func:`deliver`.
     clouds, mask_before, mask_after, crs, min_overlap
         As for :func:`detect`.
-    layer_crs
+    layer_crs, layer_params
         As for :func:`judge`.
 
     Returns
@@ -654,7 +669,8 @@ def run(
                     window_size=window_size, workers=workers, scheduler=scheduler, resume=resume,
                     progress=progress, encoding=encoding, route=route, line=line,
                     strict_line=strict_line, chips=chips, clouds=clouds, mask_before=mask_before,
-                    mask_after=mask_after, crs=crs, layer_crs=layer_crs, min_overlap=min_overlap)
+                    mask_after=mask_after, crs=crs, layer_crs=layer_crs, min_overlap=min_overlap,
+                    layer_params=layer_params)
     except WeipianError:
         if not resume:
             WorkFolder(work).clear()
@@ -666,7 +682,7 @@ def run(
 def _run(before, after, *, output, targets, work, layers, overrides, bands, min_area, target,
          after_date, before_date, min_share, end_date_field, batch, params, window_size, workers,
          scheduler, resume, progress, encoding, route, line, strict_line, chips, clouds,
-         mask_before, mask_after, crs, layer_crs, min_overlap):
+         mask_before, mask_after, crs, layer_crs, min_overlap, layer_params):
     from .engine.scheduler import WorkFolder
 
     t0 = time.perf_counter()
@@ -678,7 +694,7 @@ def _run(before, after, *, output, targets, work, layers, overrides, bands, min_
     t1 = time.perf_counter()
     judged = judge(found, layers=layers, overrides=overrides, after_date=after_date,
                    min_share=min_share, end_date_field=end_date_field, batch=batch,
-                   layer_crs=layer_crs)
+                   layer_crs=layer_crs, layer_params=layer_params)
     t2 = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
     obscured = found.attrs.get("obscured")

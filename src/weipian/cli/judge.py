@@ -7,9 +7,10 @@ import click
 from .options import (
     after_date_opt,
     batch_opt,
-    end_date_field_opt,
     layer_crs_opt,
     layer_override_opts,
+    layer_params_from,
+    layer_params_opts,
     layers_opt,
     min_share_opt,
     overrides_from,
@@ -24,11 +25,11 @@ from .options import (
 @click.option("-o", "--output", required=True, type=click.Path(), help="Judged GeoPackage to write.")
 @after_date_opt
 @min_share_opt
-@end_date_field_opt
+@layer_params_opts
 @batch_opt
 @layer_crs_opt
 @overwrite_opt
-def judge_cmd(patches, layers_dir, output, after_date, min_share, end_date_field, batch, layer_crs,
+def judge_cmd(patches, layers_dir, output, after_date, min_share, batch, layer_crs,
               overwrite, **kwargs):
     """Overlay PATCHES with the reference layers and label each one."""
     from ..io import check_output
@@ -36,7 +37,7 @@ def judge_cmd(patches, layers_dir, output, after_date, min_share, end_date_field
 
     check_output(output, overwrite=overwrite)
     frame = judge(patches, layers=layers_dir, overrides=overrides_from(kwargs), after_date=after_date,
-                  min_share=min_share, end_date_field=end_date_field, batch=batch,
+                  min_share=min_share, layer_params=layer_params_from(kwargs), batch=batch,
                   layer_crs=layer_crs)
     write_patches(frame, output, overwrite=overwrite)
     counts = frame["label"].value_counts().to_dict()

@@ -10,6 +10,8 @@ option             meaning                     used by
 ``--<layer>``      one layer file              judge, run
 ``--after-date``   date for temporary rules    detect, judge, run
 ``--min-share``    share needed for a label    judge, run
+``--name-field``   field naming features       judge, run
+``--key-projects`` key-project list            judge, run
 ``--overwrite``    replace existing outputs    all
 =================  ==========================  ==================
 """
@@ -51,9 +53,50 @@ min_share_opt = click.option(
     help="Share of a patch that must lie in approved/temporary/government land for that label.",
 )
 end_date_field_opt = click.option(
-    "--end-date-field", default="end_date", show_default=True,
-    help="End-date field of the temporary-use layer (e.g. 截至时间).",
+    "--end-date-field", default=None,
+    help="End-date field of the temporary-use layer [default: the first of end_date, 截至时间, "
+    "截止时间, JZSJ ... present].",
 )
+farmland_where_opt = click.option(
+    "--farmland-where", default=None, metavar="SQL",
+    help="OGR SQL WHERE filter selecting farmland in the farmland layer, e.g. \"DLBM LIKE '01%'\" "
+    "[default: DLBM 01* where the layer has DLBM, else every feature].",
+)
+name_field_opt = click.option(
+    "--name-field", "name_field", multiple=True, metavar="LAYER=FIELD",
+    help="Field naming a layer's features in reasons, e.g. approved=doc (repeatable) [default: "
+    "批准文号/PZWH/文号, 项目名称/XMMC, name ... else the first text field that varies].",
+)
+key_field_opt = click.option(
+    "--key-field", default=None, metavar="FIELD",
+    help="Key-project flag field of the government layer [default: 重点工程, key_project, ZDGC ...].",
+)
+key_projects_opt = click.option(
+    "--key-projects", type=click.Path(), default=None, metavar="FILE",
+    help="Key projects (重点工程) by name or 文号, one per line (or CSV cells); only these and "
+    "flagged ones are deducted in 扣减后.",
+)
+
+
+def layer_params_opts(func):
+    """Add the layer options: ``--end-date-field`` ... ``--key-projects``."""
+    for opt in (key_projects_opt, key_field_opt, name_field_opt, farmland_where_opt, end_date_field_opt):
+        func = opt(func)
+    return func
+
+
+def layer_params_from(kwargs):
+    """Pop the layer options from ``kwargs`` into a :class:`weipian.params.LayerParams`."""
+    from ..errors import WeipianError
+    from ..params import LayerParams, parse_name_fields
+
+    try:
+        names = parse_name_fields(kwargs.pop("name_field"))
+    except ValueError as exc:
+        raise WeipianError(str(exc)) from None
+    return LayerParams(farmland_where=kwargs.pop("farmland_where"), name_fields=names,
+                       end_date_field=kwargs.pop("end_date_field"), key_field=kwargs.pop("key_field"),
+                       key_projects=kwargs.pop("key_projects"))
 batch_opt = click.option(
     "--batch", default=None, help="Batch name in patch ids (default: after date's quarter, 2024Q2).",
 )
@@ -61,10 +104,10 @@ overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing
 
 
 def layer_override_opts(func):
-    """Add ``--farmland PATH`` ... ``--townships PATH``."""
+    """Add ``--farmland PATH`` ... ``--facility PATH`` (``--basic-farmland`` for ``basic_farmland``)."""
     for name in reversed(LAYER_NAMES):
         func = click.option(
-            f"--{name}", f"layer_{name}", type=click.Path(), default=None,
+            f"--{name.replace('_', '-')}", f"layer_{name}", type=click.Path(), default=None,
             help=f"The {name} layer (overrides --layers).",
         )(func)
     return func

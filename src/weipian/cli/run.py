@@ -12,10 +12,11 @@ from .options import (
     change_opts,
     change_params_from,
     delivery_opts,
-    end_date_field_opt,
     input_opts,
     layer_crs_opt,
     layer_override_opts,
+    layer_params_from,
+    layer_params_opts,
     layers_opt,
     min_area_opt,
     min_share_opt,
@@ -40,7 +41,7 @@ from .options import (
 @before_date_opt
 @after_date_opt
 @min_share_opt
-@end_date_field_opt
+@layer_params_opts
 @batch_opt
 @parallel_opts
 @delivery_opts
@@ -49,7 +50,7 @@ from .options import (
 @overwrite_opt
 @click.pass_context
 def run_cmd(ctx, before, after, layers_dir, output, bands, min_area, target, before_date,
-            after_date, min_share, end_date_field, batch, window_size, workers, scheduler, resume,
+            after_date, min_share, batch, window_size, workers, scheduler, resume,
             route, encoding, line, strict_line, chips, crs, min_overlap, clouds, mask_before,
             mask_after, layer_crs, overwrite, **kwargs):
     """Detect, judge and deliver: patches.gpkg, lists, chips, report.html, run.json in OUTDIR."""
@@ -58,7 +59,7 @@ def run_cmd(ctx, before, after, layers_dir, output, bands, min_area, target, bef
     params = change_params_from(kwargs)
     frame = run(before, after, layers=layers_dir, output=output, overrides=overrides_from(kwargs),
                 bands=bands, min_area=min_area, target=target, params=params, before_date=before_date,
-                after_date=after_date, min_share=min_share, end_date_field=end_date_field,
+                after_date=after_date, min_share=min_share, layer_params=layer_params_from(kwargs),
                 batch=batch, overwrite=overwrite, window_size=window_size, workers=workers,
                 scheduler=scheduler, resume=resume, progress=show_progress(ctx), route=route,
                 encoding=encoding, line=line, strict_line=strict_line, chips=chips, crs=crs,

@@ -26,9 +26,10 @@ from ..legality import LABELS, LABELS_ZH
 __all__ = ["write_report", "LABEL_COLOURS"]
 
 LABEL_COLOURS = {"violation": "#c0392b", "government_project": "#e67e22",
-                 "temporary_use": "#2e86c1", "approved": "#27ae60"}
+                 "temporary_use": "#2e86c1", "approved": "#27ae60", "not_construction": "#8d8d8d"}
 
-_FIELDS = ("patch_id", "label_zh", "reason", "area_m2", "area_mu", "farmland_m2", "reserve_m2",
+_FIELDS = ("patch_id", "label_zh", "evidence_category", "reason", "area_m2", "area_mu", "farmland_m2",
+           "basic_farmland_m2", "reserve_m2",
            "township", "township_code", "lon", "lat", "before_date", "after_date", "score")
 
 
@@ -152,7 +153,8 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
                      f'<td class="n" id="total-area">{total_area:,.1f}</td>'
                      f'<td class="n">{total_area / (10000 / 15):,.2f}</td></tr>')
     stat_cols = ["rank", "township", "township_code", "patches", "farmland_m2", "farmland_illegal_m2",
-                 "ratio", "ratio_deducted", "over_line", "over_strict_line"]
+                 "basic_farmland_m2", "basic_farmland_illegal_m2", "ratio", "ratio_deducted", "over_line",
+                 "over_strict_line"]
 
     def cell(col, v):
         if col == "rank":

@@ -27,7 +27,16 @@ SHAPEFILE_FIELDS = {
     "area_m2": "AREA_M2",
     "area_mu": "AREA_MU",
     "area_ha": "AREA_HA",
+    "evidence_category": "JZ_TYPE",
     "farmland_m2": "FARM_M2",
+    "farmland_0101_m2": "FARM0101",
+    "farmland_0102_m2": "FARM0102",
+    "farmland_0103_m2": "FARM0103",
+    "basic_farmland_m2": "JBNT_M2",
+    "key_project": "KEY_PROJ",
+    "redline_m2": "REDLINE_M2",
+    "boundary_m2": "BOUND_M2",
+    "facility_m2": "FACIL_M2",
     "reserve_m2": "RESERVE_M2",
     "approved_m2": "APPROV_M2",
     "temporary_m2": "TEMP_M2",
@@ -47,7 +56,7 @@ def _write_kml(frame4326: gpd.GeoDataFrame, path: Path) -> None:
     import shapely
 
     colours = {"violation": "ff2b39c0", "government_project": "ff227ee6", "temporary_use": "ffb6a31a",
-               "approved": "ff60ae27"}
+               "approved": "ff60ae27", "not_construction": "ff8d8d8d"}
     parts = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>weipian patches</name>']
     for label, colour in colours.items():

@@ -1,10 +1,18 @@
 """Reference layers: find them in a folder, read them, repair them.
 
-The six layers are ``farmland`` (耕地), ``reserve`` (储备地), ``approved``
-(批准用地), ``temporary`` (临时用地), ``government`` (政府投资项目) and
-``townships`` (街道/镇). In a layers folder each is found by its English or
-Chinese file stem in any OGR format (``farmland.gpkg``, ``耕地.shp``,
-``townships.geojson`` ...). Any layer may be absent.
+The layers are ``farmland`` (耕地, often the 三调 parcel layer DLTB),
+``basic_farmland`` (永久基本农田), ``reserve`` (储备地), ``approved`` (批准用地),
+``temporary`` (临时用地), ``government`` (政府投资项目), ``townships``
+(街道/镇), and the optional ``redline`` (生态保护红线), ``boundary``
+(城镇开发边界) and ``facility`` (设施农用地备案). In a layers folder each is
+found by its English or Chinese file stem in any OGR format
+(``farmland.gpkg``, ``耕地.shp``, ``DLTB.shp``, ``永久基本农田.gpkg`` ...). Any
+layer may be absent.
+
+Farmland is the features whose land-class code ``DLBM`` starts with ``01``
+(0101 水田, 0102 水浇地, 0103 旱地) when the layer has that field, every
+feature otherwise, or what an OGR SQL ``WHERE`` filter keeps
+(``farmland_where``).
 """
 
 from __future__ import annotations
@@ -30,22 +38,31 @@ __all__ = [
     "first_field",
 ]
 
-LAYER_NAMES = ("farmland", "reserve", "approved", "temporary", "government", "townships")
+LAYER_NAMES = ("farmland", "basic_farmland", "reserve", "approved", "temporary", "government",
+               "townships", "redline", "boundary", "facility")
 
 #: File stems recognised for each layer, lower-cased.
 LAYER_STEMS = {
-    "farmland": ("farmland", "耕地", "gd"),
+    "farmland": ("farmland", "耕地", "gd", "dltb", "地类图斑"),
+    "basic_farmland": ("basic_farmland", "永久基本农田", "基本农田", "jbnt", "yjjbnt"),
     "reserve": ("reserve", "储备地", "储备用地", "cbd"),
     "approved": ("approved", "批准用地", "pzyd"),
     "temporary": ("temporary", "临时用地", "lsyd"),
     "government": ("government", "政府投资项目", "zftzxm"),
     "townships": ("townships", "township", "街道", "乡镇", "镇", "jd"),
+    "redline": ("redline", "生态保护红线", "生态红线", "sthx", "stbhhx"),
+    "boundary": ("boundary", "城镇开发边界", "kfbj", "czkfbj"),
+    "facility": ("facility", "设施农用地", "设施农用地备案", "ssnyd"),
 }
+
+#: Land-class code field of a land-survey parcel layer, and the farmland classes.
+CLASS_FIELD = "DLBM"
+FARMLAND_CLASSES = {"0101": "水田", "0102": "水浇地", "0103": "旱地"}
 
 VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".sqlite")
 
-#: Fields that name a feature, per purpose, in order of preference.
-NAME_FIELDS = ("批准文号", "PZWH", "项目名称", "XMMC", "name", "NAME", "名称", "MC", "XZQMC", "JDMC")
+#: Fields that name a feature, in order of preference (see :mod:`weipian.vector.naming`).
+NAME_FIELDS = ("批准文号", "PZWH", "文号", "项目名称", "XMMC", "name", "NAME", "名称", "MC", "XZQMC", "JDMC")
 TOWNSHIP_NAME_FIELDS = ("name", "NAME", "XZQMC", "JDMC", "街道", "乡镇", "名称", "MC")
 TOWNSHIP_CODE_FIELDS = ("code", "CODE", "XZQDM", "行政区代码", "代码", "DM")
 
@@ -64,8 +81,17 @@ class LayerInfo:
     dropped : int
         Empty or non-polygonal geometries dropped.
     filtered : int
-        Features outside the layer's meaning dropped (farmland: DLBM not 01*).
+        Features outside the layer's meaning dropped (farmland: DLBM not 01*,
+        or not kept by the ``where`` filter).
     source_crs : str
+    where : str
+        The OGR SQL filter applied, if any.
+    name_field : str
+        The field that names the features ("" where none does).
+    name_field_how : str
+        How it was chosen: ``"set"`` (``--name-field``), ``"usual name"``,
+        ``"first varying text field"`` or ``"none"`` (features are numbered).
+    notes : list of str
     """
 
     path: str
@@ -74,6 +100,9 @@ class LayerInfo:
     dropped: int = 0
     filtered: int = 0
     source_crs: str = ""
+    where: str = ""
+    name_field: str = ""
+    name_field_how: str = ""
     notes: list = field(default_factory=list)
 
 
@@ -114,7 +143,7 @@ def find_layers(directory=None, overrides: dict | None = None) -> dict[str, Path
             raise LayerError(f"unknown layer {name!r}; expected one of {', '.join(LAYER_NAMES)}")
         path = Path(path)
         if not path.exists():
-            raise InputFileError(f"{path}: {name} layer not found; check --{name}")
+            raise InputFileError(f"{path}: {name} layer not found; check --{name.replace('_', '-')}")
         found[name] = path
     return found
 
@@ -173,7 +202,8 @@ def _dbf_encoding(path: Path) -> str | None:
         return None
 
 
-def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.GeoDataFrame, LayerInfo]:
+def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None,
+               where: str | None = None) -> tuple[gpd.GeoDataFrame, LayerInfo]:
     """Read one reference layer in ``crs``, with repaired polygon geometries.
 
     Parameters
@@ -188,6 +218,9 @@ def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.
         are read.
     layer_crs : CRS-like, optional
         CRS to assume when the layer has none (a Shapefile without ``.prj``).
+    where : str, optional
+        OGR SQL ``WHERE`` clause selecting the features to keep, e.g.
+        ``"DLBM LIKE '01%'"``; for farmland it replaces the ``DLBM`` filter.
 
     Returns
     -------
@@ -214,7 +247,7 @@ def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.
             f"{path}: the {name} layer has no CRS (missing .prj?); pass --layer-crs EPSG:4547 "
             "(the CRS it is in) or add a .prj"
         )
-    frame = _read_frame(path, crs, source_crs, bbox, info)
+    frame = _read_frame(path, crs, source_crs, bbox, info, where=where)
     info.source_crs = str(source_crs)
     geom_types = set(frame.geom_type.dropna().unique())
     if frame.empty:
@@ -224,8 +257,8 @@ def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.
             f"{path}: the {name} layer holds {', '.join(sorted(geom_types))}, not polygons; "
             "give a polygon layer"
         )
-    if name == "farmland":
-        dlbm = first_field(frame.columns, ("DLBM",))
+    if name == "farmland" and not where:
+        dlbm = first_field(frame.columns, (CLASS_FIELD,))
         if dlbm is not None:
             keep = frame[dlbm].astype(str).str.startswith("01")
             info.filtered = int((~keep).sum())
@@ -245,8 +278,8 @@ def read_layer(path, crs, *, name: str, bbox=None, layer_crs=None) -> tuple[gpd.
 
 
 
-def _read_frame(path: Path, crs, source_crs, bbox, info: LayerInfo) -> gpd.GeoDataFrame:
-    """Read the features inside ``bbox`` (given in ``crs``), with the right attribute encoding."""
+def _read_frame(path: Path, crs, source_crs, bbox, info: LayerInfo, *, where=None) -> gpd.GeoDataFrame:
+    """Read the features inside ``bbox`` (given in ``crs``) kept by ``where``, with the right encoding."""
     read_bbox = None
     if bbox is not None:
         from pyproj import Transformer
@@ -256,10 +289,25 @@ def _read_frame(path: Path, crs, source_crs, bbox, info: LayerInfo) -> gpd.GeoDa
     encoding = _dbf_encoding(path)
     if encoding:
         info.notes.append(f"attributes read as {encoding} (no .cpg)")
+    extra = {"encoding": encoding} if encoding else {}
+    if where:
+        extra["where"] = where
+        info.where = where
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        frame = gpd.read_file(path, engine="pyogrio", bbox=read_bbox,
-                              **({"encoding": encoding} if encoding else {}))
+        try:
+            frame = gpd.read_file(path, engine="pyogrio", bbox=read_bbox, fid_as_index=True, **extra)
+        except Exception as exc:
+            if not where:
+                raise
+            import pyogrio
+
+            fields = ", ".join(str(f) for f in pyogrio.read_info(path, encoding=encoding)["fields"])
+            raise LayerError(
+                f"{path}: the filter {where!r} cannot be applied ({str(exc).splitlines()[0][:120]}); "
+                f"write an OGR SQL WHERE clause over the fields present: {fields}"
+            ) from None
+    frame.index.name = "fid"  # the feature's id in the file: what an analyst finds in QGIS
     return frame if frame.crs is not None else frame.set_crs(source_crs)
 
 
@@ -275,7 +323,7 @@ def _repaired(frame: gpd.GeoDataFrame, info: LayerInfo) -> gpd.GeoDataFrame:
     keep = np.array([g is not None and not g.is_empty for g in fixed], bool)
     info.dropped = int((~keep).sum())
     return gpd.GeoDataFrame(
-        frame.drop(columns=frame.geometry.name)[keep].reset_index(drop=True),
+        frame.drop(columns=frame.geometry.name)[keep],
         geometry=list(fixed[keep]), crs=frame.crs,
     )
 

@@ -9,7 +9,7 @@ geometries are in — give them in a projected metric CRS (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -32,12 +32,38 @@ class Overlap:
         That feature's overlap area.
     count : (n,) ndarray of int
         Number of features each patch touches with positive area.
+    pair_patch, pair_feature : (m,) ndarray of int
+        Every (patch, feature) pair that overlaps with positive area.
+    pair_area : (m,) ndarray of float
+        Its overlap area.
     """
 
     area: np.ndarray
     best: np.ndarray
     best_area: np.ndarray
     count: np.ndarray
+    pair_patch: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pair_feature: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pair_area: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def area_by_group(self, groups, group: str) -> np.ndarray:
+        """Area of each patch in the features whose ``groups`` value is ``group``.
+
+        Parameters
+        ----------
+        groups : (k,) array-like
+            A value per feature (e.g. the land-class code of each parcel).
+        group : str
+
+        Returns
+        -------
+        (n,) ndarray of float
+            The plain sum of the pair areas: right where the group's features
+            do not overlap one another (a parcel layer is a partition).
+        """
+        groups = np.asarray(groups, dtype=object)
+        sel = groups[self.pair_feature] == group if self.pair_feature.size else np.zeros(0, bool)
+        return np.bincount(self.pair_patch[sel], weights=self.pair_area[sel], minlength=len(self.area))
 
 
 def layer_overlap(patches, features) -> Overlap:
@@ -101,7 +127,7 @@ def layer_overlap(patches, features) -> Overlap:
     for p in np.flatnonzero(overlapping):
         members = pieces[by_patch[starts[p]: starts[p] + count[p]]]
         area[p] = shapely.area(shapely.union_all(members))
-    return Overlap(area, best, best_area, count)
+    return Overlap(area, best, best_area, count, pi, fi, piece_area)
 
 
 def area_crs(crs, lon: float) -> CRS:
