@@ -23,7 +23,8 @@ MU_M2 = 10000.0 / 15.0
 PATCH_FIELDS = (
     "patch_id", "label", "label_zh", "evidence_category", "reason", "score", "area_m2", "area_mu",
     "farmland_m2", "farmland_0101_m2", "farmland_0102_m2", "farmland_0103_m2", "basic_farmland_m2",
-    "reserve_m2", "approved_m2", "temporary_m2", "government_m2", "key_project", "redline_m2",
+    "reserve_m2", "approved_m2", "temporary_m2", "temporary_expired_m2", "government_m2", "key_project",
+    "redline_m2",
     "boundary_m2", "facility_m2", "township", "township_code",
     "x", "y", "lon", "lat", "before_date", "after_date",
 )
@@ -31,8 +32,8 @@ PATCH_FIELDS = (
 #: Area columns filled by ``judge`` from the layer of the same name (m²).
 LAYER_AREA_FIELDS = (
     "farmland_m2", "farmland_0101_m2", "farmland_0102_m2", "farmland_0103_m2", "basic_farmland_m2",
-    "reserve_m2", "approved_m2", "temporary_m2", "government_m2", "redline_m2", "boundary_m2",
-    "facility_m2",
+    "reserve_m2", "approved_m2", "temporary_m2", "temporary_expired_m2", "government_m2", "redline_m2",
+    "boundary_m2", "facility_m2",
 )
 
 _LONLAT = CRS.from_epsg(4490)  # CGCS2000 geographic

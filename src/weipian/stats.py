@@ -123,6 +123,8 @@ def township_stats(
         row["farmland_key_project_m2"] = float(g.loc[government & g["key_project"], "farmland_m2"].sum())
         rows.append(row)
     table = pd.DataFrame(rows)
+    areas = [c for c in table.columns if c.endswith("_m2")]
+    table[areas] = table[areas].round(2)
     table["ratio"] = _ratio(table["farmland_illegal_m2"].to_numpy(), table["farmland_m2"].to_numpy())
     table["ratio_deducted"] = _ratio(
         (table["farmland_illegal_m2"] - table["farmland_key_project_m2"]).to_numpy(),

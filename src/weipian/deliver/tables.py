@@ -43,6 +43,7 @@ FIELDS_ZH = {
     "reserve_m2": "占储备地面积（平方米）",
     "approved_m2": "批准用地面积（平方米）",
     "temporary_m2": "临时用地面积（平方米）",
+    "temporary_expired_m2": "到期临时用地面积（平方米）",
     "government_m2": "政府投资项目面积（平方米）",
     "township": "街道/镇",
     "township_code": "行政区代码",

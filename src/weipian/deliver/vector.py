@@ -40,6 +40,7 @@ SHAPEFILE_FIELDS = {
     "reserve_m2": "RESERVE_M2",
     "approved_m2": "APPROV_M2",
     "temporary_m2": "TEMP_M2",
+    "temporary_expired_m2": "TEMPEXP_M2",
     "government_m2": "GOV_M2",
     "township": "TOWNSHIP",
     "township_code": "TOWN_CODE",

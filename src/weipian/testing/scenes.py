@@ -569,7 +569,12 @@ def _reference_layers(parcels, zones, world, rng, rows, cols):
     government = zone_frame("government", lambda n: {
         "项目名称": [f"政府投资项目{i + 1:02d}" for i in range(n)],
         "部门": [("水务", "工务", "交通")[i % 3] for i in range(n)],
+        "重点工程": [("是", "否")[i % 2] for i in range(n)],
     })
+    # 永久基本农田: the paddy parcels (drawn from no random numbers: the scene is unchanged)
+    paddy = farmland[farmland["DLBM"] == "0101"]
+    basic_farmland = gpd.GeoDataFrame({"TBBH": [f"JB{i + 1:04d}" for i in range(len(paddy))]},
+                                      geometry=paddy.geometry.to_numpy(), crs=crs)
     half_r, half_c = rows / 2, cols / 2
     towns = [
         ("南山街道", "440305001", box(0, 0, half_c, half_r)),
@@ -581,8 +586,8 @@ def _reference_layers(parcels, zones, world, rng, rows, cols):
         {"name": [t[0] for t in towns], "code": [t[1] for t in towns]},
         geometry=[world(t[2]) for t in towns], crs=crs,
     )
-    return dict(farmland=farmland, reserve=reserve, approved=approved, temporary=temporary,
-                government=government, townships=townships)
+    return dict(farmland=farmland, basic_farmland=basic_farmland, reserve=reserve, approved=approved,
+                temporary=temporary, government=government, townships=townships)
 
 
 def write_scene(scene: Scene, directory: str | Path) -> dict[str, Path]:
@@ -621,8 +626,8 @@ def write_scene(scene: Scene, directory: str | Path) -> dict[str, Path]:
             dst.descriptions = ("blue", "green", "red", "nir")
             dst.update_tags(ACQUISITION_DATE=date.isoformat())
         paths[name] = path
-    formats = {"farmland": "gpkg", "reserve": "gpkg", "approved": "geojson", "temporary": "shp",
-               "government": "gpkg", "townships": "gpkg"}
+    formats = {"farmland": "gpkg", "basic_farmland": "gpkg", "reserve": "gpkg", "approved": "geojson",
+               "temporary": "shp", "government": "gpkg", "townships": "gpkg"}
     for name, frame in scene.layers.items():
         ext = formats[name]
         path = directory / "layers" / f"{name}.{ext}"
