@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench sample clean browser docs model lodo
+.PHONY: install demo test bench sample clean browser postgis docs model lodo
 
 install: $(STAMP)
 
@@ -35,7 +35,18 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-noto-cjk >/dev/null; } || \
 	  echo "chromium could not be installed; the browser test will be skipped"
 
-test: $(STAMP) sample_data/.stamp browser
+# Debian's PostgreSQL server and PostGIS, for the ledger tests on the PostGIS back end, where missing.
+# The tests start their own throw-away server on localhost; nothing is configured system-wide.
+postgis:
+	@ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -q >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql >/dev/null && \
+	    PG=$$(ls /usr/lib/postgresql | sort -n | tail -1) && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql-$$PG-postgis-3 >/dev/null; } || \
+	  echo "PostgreSQL + PostGIS could not be installed; the PostGIS ledger tests will be skipped"
+
+test: $(STAMP) sample_data/.stamp browser postgis
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
 

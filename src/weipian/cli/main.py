@@ -50,10 +50,14 @@ def load_settings(path, commands: dict) -> dict:
         raise WeipianError(f"{path}: not valid TOML ({exc}); fix the file") from None
 
     def params_of(cmd):
-        return {p.name for p in cmd.params if p.name}
+        names = {p.name for p in cmd.params if p.name}
+        for sub in getattr(cmd, "commands", {}).values():  # a group: its subcommands' options
+            names |= params_of(sub)
+        return names
 
     def norm(key):
-        return str(key).replace("-", "_")
+        key = str(key).replace("-", "_")
+        return {"ledger": "ledger_path"}.get(key, key)
 
     defaults = {name: {} for name in commands}
     for key, value in data.items():
@@ -71,6 +75,11 @@ def load_settings(path, commands: dict) -> dict:
                 raise WeipianError(f"{path}: {key} is not an option of any command; check the name")
             for n in users:
                 defaults[n].setdefault(norm(key), value)
+    for name, cmd in commands.items():  # a group's defaults go to each subcommand that has the option
+        if isinstance(cmd, click.Group):
+            flat = defaults[name]
+            defaults[name] = {sub_name: {k: v for k, v in flat.items() if k in params_of(sub)}
+                              for sub_name, sub in cmd.commands.items()}
     return defaults
 
 
@@ -104,6 +113,7 @@ from .batch import batch_cmd  # noqa: E402
 from .detect import detect_cmd  # noqa: E402
 from .export import export_cmd  # noqa: E402
 from .judge import judge_cmd  # noqa: E402
+from .ledger import ledger_cmd  # noqa: E402
 from .run import run_cmd  # noqa: E402
 from .train import train_cmd  # noqa: E402
 
@@ -111,6 +121,7 @@ main.add_command(batch_cmd)
 main.add_command(detect_cmd)
 main.add_command(export_cmd)
 main.add_command(judge_cmd)
+main.add_command(ledger_cmd)
 main.add_command(run_cmd)
 main.add_command(train_cmd)
 

@@ -13,6 +13,8 @@ import click
               help="Folder of building tiles (image + mask) to paste synthetic construction from.")
 @click.option("--patches", type=click.Path(), default=None,
               help="Verified patches (GPKG/SHP) with a field-outcome column; needs --before and --after.")
+@click.option("--verified", "verified_manifest", type=click.Path(), default=None, metavar="MANIFEST",
+              help="manifest.csv from `weipian ledger export-training`: verified patches of several batches.")
 @click.option("--before", type=click.Path(), default=None, help="Before epoch of the verified patches.")
 @click.option("--after", type=click.Path(), default=None, help="After epoch of the verified patches.")
 @click.option("--bands", default=None, metavar="LIST", help="Band roles of --before/--after.")
@@ -34,8 +36,8 @@ import click
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads [default: all].")
 @click.option("--resume", is_flag=True, help="Continue from OUTDIR/last.pt.")
 @click.pass_context
-def train_cmd(ctx, output, data, buildings, patches, before, after, bands, outcome_column, from_model,
-              split, leave_out, gsd, steps, batch, crop, lr, seed, val_every, threads, resume):
+def train_cmd(ctx, output, data, buildings, patches, verified_manifest, before, after, bands, outcome_column,
+              from_model, split, leave_out, gsd, steps, batch, crop, lr, seed, val_every, threads, resume):
     """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
 
     From labelled pairs (--data), a bureau's verified patches (--patches with
@@ -53,15 +55,22 @@ def train_cmd(ctx, output, data, buildings, patches, before, after, bands, outco
     from ..learn.train import TrainConfig
     from .options import show_progress
 
-    if data is None and patches is None:
-        raise click.UsageError("give --data (labelled pairs), --patches (verified patches), or both")
+    if data is None and patches is None and verified_manifest is None:
+        raise click.UsageError("give --data (labelled pairs), --patches or --verified (verified patches), "
+                               "or both")
+    from ..learn.verified import verified_pairs
+
     extra = []
     if patches is not None:
         if not (before and after):
             raise click.UsageError("--patches needs --before and --after (the epochs they were found on)")
-        from ..learn.verified import verified_pairs
-
         extra = verified_pairs(before, after, patches, column=outcome_column, bands=bands)
+    if verified_manifest is not None:
+        from ..ledger.training import read_training_manifest
+
+        for row in read_training_manifest(verified_manifest):
+            extra += verified_pairs(row["before"], row["after"], row["patches"], column="verified",
+                                    bands=bands)
     tuning = from_model is not None
     config = TrainConfig(steps=steps or (300 if tuning else 3000), batch=batch, crop=crop,
                          lr=lr or (5e-4 if tuning else 2e-3), seed=seed, val_every=val_every, threads=threads)

@@ -23,7 +23,7 @@ import numpy as np
 from ..io import atomic_path
 from ..legality import LABELS, LABELS_ZH
 
-__all__ = ["write_report", "LABEL_COLOURS"]
+__all__ = ["write_report", "LABEL_COLOURS", "BASE_CSS"]
 
 LABEL_COLOURS = {"violation": "#c0392b", "government_project": "#e67e22",
                  "temporary_use": "#2e86c1", "approved": "#27ae60", "not_construction": "#8d8d8d"}
@@ -187,8 +187,8 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
                   f'{towns}</p>')
     info = esc(json.dumps(run_info or {}, ensure_ascii=False, default=str)[:2000])
     page = _TEMPLATE.format(
-        title=esc(title), summary=summary_html, obscured=hidden, stats=stats_html, chart=chart,
-        options=options,
+        base_css=BASE_CSS, title=esc(title), summary=summary_html, obscured=hidden, stats=stats_html,
+        chart=chart, options=options,
         labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
         data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
     )
@@ -198,18 +198,24 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     return path
 
 
+#: Page style shared by the run report and the ledger report.
+BASE_CSS = """
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 0; color: #222; }
+header { background: #1f3a5f; color: #fff; padding: 10px 16px; }
+h1 { font-size: 20px; margin: 0; } h2 { font-size: 16px; margin: 16px 0 6px; }
+main { padding: 8px 16px; }
+table { border-collapse: collapse; font-size: 13px; }
+td, th { border: 1px solid #ccc; padding: 3px 6px; } th { background: #eef2f7; }
+td.n { text-align: right; } tr.total td { font-weight: bold; } tr.over td { background: #fdecea; }
+footer { font-size: 11px; color: #777; padding: 8px 16px; word-break: break-all; }
+"""
+
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
-body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 0; color: #222; }}
-header {{ background: #1f3a5f; color: #fff; padding: 10px 16px; }}
-h1 {{ font-size: 20px; margin: 0; }} h2 {{ font-size: 16px; margin: 16px 0 6px; }}
-main {{ padding: 8px 16px; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 6px; }} th {{ background: #eef2f7; }}
-td.n {{ text-align: right; }} tr.total td {{ font-weight: bold; }} tr.over td {{ background: #fdecea; }}
+{base_css}
 .sw {{ display: inline-block; width: 10px; height: 10px; margin-right: 4px; }}
 #mapwrap {{ display: flex; gap: 12px; }}
 #map {{ width: 70%; height: 600px; border: 1px solid #999; background: #333; cursor: grab; }}
@@ -218,7 +224,6 @@ td.n {{ text-align: right; }} tr.total td {{ font-weight: bold; }} tr.over td {{
 path.patch {{ fill-opacity: 0.35; stroke-width: 1.5; vector-effect: non-scaling-stroke; cursor: pointer; }}
 path.patch.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
 .filters {{ margin: 6px 0; font-size: 13px; }}
-footer {{ font-size: 11px; color: #777; padding: 8px 16px; word-break: break-all; }}
 </style></head>
 <body><header><h1>{title}</h1></header><main>
 <h2>汇总 Summary</h2>

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..io import atomic_path
 
-__all__ = ["FIELDS_ZH", "neutralise", "safe_filename"]
+__all__ = ["FIELDS_ZH", "neutralise", "safe_filename", "write_workbook"]
 
 
 #: Chinese column headers of the patch list.
@@ -94,16 +94,27 @@ def _table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _write_xlsx(table: pd.DataFrame, stats: pd.DataFrame | None, path: Path) -> None:
+    from ..stats import STAT_COLUMNS_ZH
+
+    sheets = [("图斑清单", table.rename(columns=FIELDS_ZH))]
+    if stats is not None:
+        sheets.append(("街道统计", stats.rename(columns=STAT_COLUMNS_ZH)))
+    write_workbook(sheets, path)
+
+
+def write_workbook(sheets, path) -> None:
+    """Write ``(title, DataFrame)`` sheets as one XLSX, atomically.
+
+    Text cells are made inert (:func:`neutralise`); every sheet has a frozen
+    header and an autofilter; columns whose header says 亩, 公顷 or 比/率
+    get 2-decimal, 4-decimal or percent formats.
+    """
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
-    from ..stats import STAT_COLUMNS_ZH
-
     wb = Workbook()
-    sheets = [("图斑清单", _text_safe(table).rename(columns=FIELDS_ZH))]
-    if stats is not None:
-        sheets.append(("街道统计", _text_safe(stats).rename(columns=STAT_COLUMNS_ZH)))
     for k, (title, data) in enumerate(sheets):
+        data = _text_safe(data)
         ws = wb.active if k == 0 else wb.create_sheet()
         ws.title = title
         ws.append(list(data.columns))
@@ -117,7 +128,7 @@ def _write_xlsx(table: pd.DataFrame, stats: pd.DataFrame | None, path: Path) -> 
             ws.column_dimensions[get_column_letter(i)].width = min(60, width + 2)
             header = str(col)
             fmt = "0.00" if "亩" in header else "0.0000" if "公顷" in header else (
-                "0.0%" if "占耕比" in header else None)
+                "0.0%" if "占耕比" in header or "率" in header else None)
             if fmt:
                 for cell in ws.iter_cols(min_col=i, max_col=i, min_row=2):
                     for c in cell:

@@ -40,8 +40,9 @@ class Backend:
         self.srid: int | None = None
 
     # -- connections and transactions -------------------------------------------------------
-    def connect(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def connect(self):
+        """A new connection (autocommit; transactions are explicit)."""
+        raise NotImplementedError  # pragma: no cover
 
     def sql(self, statement: str) -> str:
         """``statement`` in this back end's placeholder style."""
@@ -58,22 +59,27 @@ class Backend:
         raise NotImplementedError  # pragma: no cover
 
     def geom_placeholder(self) -> str:
+        """The SQL placeholder of a geometry parameter."""
         return "?"
 
     def geom_select(self, column: str = "geom") -> str:
+        """SQL selecting a geometry column as GeoPackage blob or WKB."""
         return column
 
     def geoms_from(self, values):
+        """Shapely geometries of what :meth:`geom_select` returned."""
         return from_gpkg_blobs(values)
 
     def register_srs(self, conn, crs) -> None:
         """Record the ledger CRS (GeoPackage: ``gpkg_spatial_ref_sys``)."""
 
-    def backup(self, conn, version: int) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def backup(self, conn, version: int) -> str:
+        """Copy the ledger aside before a migration; returns where."""
+        raise NotImplementedError  # pragma: no cover
 
-    def table_exists(self, conn, name: str) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def table_exists(self, conn, name: str) -> bool:
+        """Whether the ledger table ``name`` exists."""
+        raise NotImplementedError  # pragma: no cover
 
 
 class GeoPackageBackend(Backend):
@@ -87,6 +93,7 @@ class GeoPackageBackend(Backend):
         self.path = Path(location)
 
     def connect(self):
+        """A new connection (autocommit; transactions are explicit)."""
         if self.path.parent and not self.path.parent.exists():
             raise InputFileError(f"{self.path}: its folder does not exist; create it or give another "
                                  "--ledger path")
@@ -102,6 +109,7 @@ class GeoPackageBackend(Backend):
 
     @contextlib.contextmanager
     def transaction(self, conn):
+        """One write transaction: committed whole, or rolled back whole."""
         for attempt in range(50):
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -119,9 +127,11 @@ class GeoPackageBackend(Backend):
         conn.execute("COMMIT")
 
     def geom_values(self, geoms) -> list:
+        """Parameters that store ``geoms`` in the geometry column."""
         return to_gpkg_blobs(geoms, self.srid or 0)
 
     def register_srs(self, conn, crs) -> None:
+        """Record the ledger CRS (GeoPackage: ``gpkg_spatial_ref_sys``)."""
         for statement in GPKG_CORE_DDL:
             conn.execute(statement)
         conn.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
@@ -141,6 +151,7 @@ class GeoPackageBackend(Backend):
                          "VALUES (?, 'attributes', ?)", (table, table))
 
     def table_exists(self, conn, name: str) -> bool:
+        """Whether the ledger table ``name`` exists."""
         return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                             (name,)).fetchone() is not None
 
@@ -164,6 +175,7 @@ class PostGISBackend(Backend):
     for_update = " FOR UPDATE"
 
     def connect(self):
+        """A new connection (autocommit; transactions are explicit)."""
         try:
             import psycopg
         except ImportError:
@@ -177,28 +189,35 @@ class PostGISBackend(Backend):
         return conn
 
     def sql(self, statement: str) -> str:
+        """``statement`` in this back end's placeholder style."""
         return statement.replace("?", "%s")
 
     @contextlib.contextmanager
     def transaction(self, conn):
+        """One write transaction: committed whole, or rolled back whole."""
         with conn.transaction():
             yield conn
 
     def geom_values(self, geoms) -> list:
+        """Parameters that store ``geoms`` in the geometry column."""
         import shapely
 
         return list(shapely.to_wkb(geoms, byte_order=1))
 
     def geom_placeholder(self) -> str:
+        """The SQL placeholder of a geometry parameter."""
         return f"ST_GeomFromWKB(?, {int(self.srid or 0)})"
 
     def geom_select(self, column: str = "geom") -> str:
+        """SQL selecting a geometry column as GeoPackage blob or WKB."""
         return f"ST_AsBinary({column})"
 
     def register_srs(self, conn, crs) -> None:
+        """Record the ledger CRS (GeoPackage: ``gpkg_spatial_ref_sys``)."""
         self.srid = gpkg_srs_row(crs)[1]
 
     def table_exists(self, conn, name: str) -> bool:
+        """Whether the ledger table ``name`` exists."""
         return conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None
 
     def backup(self, conn, version: int) -> str:

@@ -81,8 +81,8 @@ GPKG_CORE_DDL = (
         CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
         CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id))""",
     """INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES
-        ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian coordinate reference system'),
-        ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system')""",
+        ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian SRS'),
+        ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic SRS')""",
 )
 
 

@@ -84,10 +84,10 @@ def check_transition(patch_id: str, current: str, new: str) -> None:
     Examples
     --------
     >>> check_transition("p1", "疑似", "已核查")
-    >>> check_transition("p1", "疑似", "销项")
+    >>> check_transition("p1", "立案", "销项")
     Traceback (most recent call last):
     ...
-    weipian.ledger.states.TransitionError: p1: cannot go from 疑似 to 销项; allowed from 疑似: 已核查, 合法, 不立案
+    weipian.ledger.states.TransitionError: p1: cannot go from 立案 to 销项; allowed from 立案: 整改中
     """
     allowed = TRANSITIONS[current]
     if new not in allowed:
