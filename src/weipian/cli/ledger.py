@@ -31,12 +31,15 @@ def ledger_cmd():
 @who_opt
 def add_cmd(outdirs, ledger_path, match_share, match_distance, who):
     """Ingest the output folders of `weipian run` (one batch each, oldest first)."""
+    from ..errors import InputFileError
     from ..ledger import Ledger
     from ..workflows import read_patches
 
     for outdir in outdirs:
         found = Path(outdir) / "patches.gpkg"
-        crs = read_patches(found).crs if found.exists() else None  # for a ledger being created
+        if not found.exists():
+            raise InputFileError(f"{outdir}: no patches.gpkg here; give the folder `weipian run -o` wrote")
+        crs = read_patches(found).crs  # for a ledger being created
         with Ledger(ledger_path, crs=crs) as book:
             r = book.add_run(outdir, min_share=match_share, max_distance=match_distance, who=who)
         notes = "".join(f"; {n} {k}" for k, n in sorted(r.notes.items()))

@@ -185,7 +185,14 @@ class PostGISBackend(Backend):
         except psycopg.Error as exc:
             raise WeipianError(f"{_safe_url(self.location)}: cannot connect to the ledger database "
                                f"({str(exc).strip().splitlines()[0]}); check --ledger") from None
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
+            try:
+                conn.execute("CREATE EXTENSION postgis")
+            except psycopg.Error as exc:
+                conn.close()
+                raise WeipianError(f"{_safe_url(self.location)}: PostGIS is not enabled in this database "
+                                   f"and cannot be ({str(exc).strip().splitlines()[0]}); ask its owner to "
+                                   "run CREATE EXTENSION postgis") from None
         return conn
 
     def sql(self, statement: str) -> str:

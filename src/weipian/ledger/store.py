@@ -103,7 +103,7 @@ class Ledger:
         self.location = str(location)
         if isinstance(self.backend, GeoPackageBackend) and crs is None and not Path(location).exists():
             raise InputFileError(f"{location}: no ledger here yet; start one with "
-                                 "`weipian ledger add OUTDIR --ledger {location}`")
+                                 f"`weipian ledger add OUTDIR --ledger {location}`")
         self.conn = self.backend.connect()
         self.migrated_from: int | None = None
         self.backup: str | None = None
@@ -141,6 +141,8 @@ class Ledger:
         if isinstance(b, GeoPackageBackend):
             b.register_tables(self.conn, "ledger_patches",
                               ("ledger_meta", "ledger_batches", "ledger_history"))
+        else:  # PostGIS: a spatial index for QGIS and SQL users (the ledger itself uses the bounds)
+            self.conn.execute("CREATE INDEX ledger_patches_geom ON ledger_patches USING GIST (geom)")
         self._run("INSERT INTO ledger_meta (key, value) VALUES (?, ?)",
                   [("schema_version", str(SCHEMA_VERSION)), ("srid", str(b.srid)),
                    ("created_at", utc_now()), ("created_by", who_am_i())], many=True)
