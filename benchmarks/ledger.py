@@ -6,7 +6,7 @@ Usage:
                                 [--postgis postgresql://user@host/db] [--workdir DIR]
 
 Ingest. ``--earlier`` patches (8-30 vertex polygons of 8-40 m, like detected sheds and houses,
-spread over a county of 30 km x 30 km) are added as ten quarterly batches, then a batch of
+spread over 100 km x 100 km, a prefecture's ten quarters) are added as ten quarterly batches, then a batch of
 ``--batch`` patches, 30 % of them re-outlines of earlier patches (shifted up to 4 m), is added
 with matching: the figure is that last ``Ledger.add_patches`` (one transaction: read of the
 earlier patches in its bounds, matching, inserts) in seconds and patches/s (goal <= 60 s on the
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 
-def polygons(n: int, rng, x0=452000.0, y0=2500000.0, extent=30000.0):
+def polygons(n: int, rng, x0=452000.0, y0=2500000.0, extent=100000.0):
     """``n`` star-shaped 8-30 vertex polygons of about 8-40 m across."""
     import shapely
 
