@@ -108,3 +108,14 @@ def test_guide_documents_every_shapefile_field():
     guide = (Path(__file__).parent.parent / "docs" / "guide.md").read_text(encoding="utf-8")
     for field, short in SHAPEFILE_FIELDS.items():
         assert f"| `{field}` | `{short}` |" in guide
+
+
+def test_gbk_shapefile_holds_reasons_with_characters_gbk_lacks(tmp_path):
+    import warnings
+
+    reason = "not approved; 100 % on 耕地 0101 水田, of which 120 m² 永久基本农田"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # GDAL's "could not be converted to GBK" would be an error
+        export_patches(judged_frame(reason=reason), tmp_path, encoding="GBK", formats=("shp",))
+    back = gpd.read_file(tmp_path / "patches.shp", encoding="GBK")
+    assert back["REASON"].iloc[0] == reason.replace("m²", "m2")

@@ -10,10 +10,11 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import geopandas as gpd
+import pandas as pd
 
 from ..io import atomic_path
 
-__all__ = ["SHAPEFILE_FIELDS"]
+__all__ = ["SHAPEFILE_FIELDS", "gbk_safe"]
 
 
 #: Shapefile field names (at most 10 characters) for each patch field.
@@ -88,11 +89,35 @@ def _write_kml(frame4326: gpd.GeoDataFrame, path: Path) -> None:
         tmp.write_text("\n".join(parts), encoding="utf-8")
 
 
+#: Characters GBK lacks that reasons use, and what a GBK Shapefile gets instead.
+_GBK_SUBSTITUTES = {"²": "2", "³": "3", "—": "-", "→": "->"}
+
+
+def gbk_safe(text):
+    """``text`` with characters GBK cannot hold replaced (m² → m2; others → ``?``).
+
+    Examples
+    --------
+    >>> gbk_safe("120 m² 永久基本农田"), gbk_safe(3.5)
+    ('120 m2 永久基本农田', 3.5)
+    """
+    if not isinstance(text, str):
+        return text
+    for a, b in _GBK_SUBSTITUTES.items():
+        text = text.replace(a, b)
+    return text.encode("gbk", errors="replace").decode("gbk")
+
+
 def _write_shapefile(frame: gpd.GeoDataFrame, path: Path, encoding: str) -> None:
     import shutil
     import tempfile
 
     table = frame.rename(columns=SHAPEFILE_FIELDS)
+    if encoding.lower() in ("gbk", "cp936", "gb2312"):
+        for column in table.columns:
+            if column != table.geometry.name and (table[column].dtype == object
+                                                  or pd.api.types.is_string_dtype(table[column].dtype)):
+                table[column] = table[column].map(gbk_safe)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".shp-") as tmp:
         tmp_shp = Path(tmp) / path.name
         table.to_file(tmp_shp, driver="ESRI Shapefile", engine="pyogrio", encoding=encoding)
