@@ -38,8 +38,8 @@ def robust_levels(image: np.ndarray, valid: np.ndarray | None = None) -> np.ndar
     Returns
     -------
     (B, 2) ndarray of float64
-        Low and high level per band; ``high > low`` always (a constant band
-        gets a width of 1).
+        Low and high level per band; ``high > low`` always (a constant band,
+        or one whose levels are within 1e-6 of each other, gets a width of 1).
 
     Examples
     --------
@@ -53,7 +53,9 @@ def robust_levels(image: np.ndarray, valid: np.ndarray | None = None) -> np.ndar
     if bands.shape[1] == 0:
         return np.tile([0.0, 1.0], (image.shape[0], 1))
     levels = np.percentile(bands.astype(np.float64), [_LOW, _HIGH], axis=1).T
-    flat = levels[:, 1] <= levels[:, 0]
+    # a constant band, or one whose levels differ by a rounding residue (a width that small would
+    # overflow float32 in the stretch), gets a width of 1
+    flat = (levels[:, 1] - levels[:, 0]) <= 1e-6 * np.maximum(1.0, np.abs(levels[:, 0]))
     levels[flat, 1] = levels[flat, 0] + 1.0
     return levels
 
