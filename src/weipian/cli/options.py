@@ -38,7 +38,8 @@ target_opt = click.option(
 )
 layers_opt = click.option(
     "--layers", "layers_dir", type=click.Path(), default=None,
-    help="Folder with farmland.*, reserve.*, approved.*, temporary.*, government.*, townships.*",
+    help="Folder with farmland.* (or DLTB.*), basic_farmland.*, reserve.*, approved.*, temporary.*, "
+    "government.*, townships.*, and optionally redline.*, boundary.*, facility.*",
 )
 after_date_opt = click.option(
     "--after-date", default=None, metavar="YYYY-MM-DD",
@@ -50,7 +51,7 @@ before_date_opt = click.option(
 )
 min_share_opt = click.option(
     "--min-share", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
-    help="Share of a patch that must lie in approved/temporary/government land for that label.",
+    help="Share of a patch that must lie in approved/temporary/facility/government land for that label.",
 )
 end_date_field_opt = click.option(
     "--end-date-field", default=None,
