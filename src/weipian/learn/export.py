@@ -70,9 +70,9 @@ def export_onnx(checkpoint, path, *, card: dict | None = None) -> Path:
 
     Parameters
     ----------
-    checkpoint : path
+    checkpoint : str or Path
         A ``.pt`` file written by :func:`weipian.learn.train.train`.
-    path : path
+    path : str or Path
         The ``.onnx`` file to write.
     card : dict, optional
         Extra model-card fields (data, measured F1, licences).

@@ -28,18 +28,18 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
 
     Parameters
     ----------
-    data : path or None
+    data : str or Path or None
         A change folder (see :mod:`weipian.learn.samples`).
-    output : path
+    output : str or Path
         Folder for checkpoints, ``model.onnx`` and ``model_card.json``.
-    buildings : path, optional
+    buildings : str or Path, optional
         A building-tile folder for synthetic construction.
     leave_out : str, optional
         Dataset left out of training (leave-one-dataset-out).
     config : weipian.learn.train.TrainConfig, optional
     extra_pairs : list of LabelledPair
         More training pairs (a bureau's verified patches).
-    from_model : path, optional
+    from_model : str or Path, optional
         Checkpoint to fine-tune.
     resume : bool
     progress : bool

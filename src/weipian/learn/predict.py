@@ -18,9 +18,9 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None)
 
     Parameters
     ----------
-    before, after : path
+    before, after : str or Path
         The epochs (the after image is aligned onto the before grid).
-    model : ChangeModel, path or None
+    model : ChangeModel, str or Path, or None
         Default: the model shipped with weipian.
     bands : str, optional
         Band roles, as for :func:`weipian.detect`.

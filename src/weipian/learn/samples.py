@@ -172,7 +172,7 @@ def load_change_folder(root, *, include=None, exclude=(), gsd_m: float | None = 
 
     Parameters
     ----------
-    root : path
+    root : str or Path
         A folder with ``manifest.csv`` (``dataset``, ``pair``, ``path``,
         ``resolution_m``), or pair folders found by their ``label`` image.
     include, exclude : iterable of str, optional
@@ -221,7 +221,7 @@ def load_building_folder(root, *, gsd_by_set: dict | None = None) -> list[Buildi
 
     Parameters
     ----------
-    root : path
+    root : str or Path
     gsd_by_set : dict, optional
         Pixel size per set; otherwise read from ``manifest.csv`` one level up,
         else 0.3 m.

@@ -193,7 +193,7 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
     ----------
     pairs : list of LabelledPair
         Training pairs (see :mod:`weipian.learn.samples`).
-    output : path
+    output : str or Path
         Folder for ``last.pt`` (every validation), ``best.pt`` (best mean
         validation F1) and ``history.json``.
     buildings : list of BuildingTile
@@ -201,7 +201,7 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
     val_pairs : list of LabelledPair
         Whole pairs to validate on (never trained on).
     config : TrainConfig
-    from_model : path, optional
+    from_model : str or Path, optional
         A checkpoint to start from (fine-tuning); its widths are kept.
     resume : bool
         Continue from ``output/last.pt`` if it exists.

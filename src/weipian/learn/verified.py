@@ -72,9 +72,9 @@ def verified_pairs(before, after, patches, *, column: str = "verified", bands: s
 
     Parameters
     ----------
-    before, after : path
+    before, after : str or Path
         The two epochs the patches were found on.
-    patches : path or GeoDataFrame
+    patches : str or Path or GeoDataFrame
         Verified patches with an outcome column.
     column : str
         The outcome column.

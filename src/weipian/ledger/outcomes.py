@@ -1,19 +1,19 @@
 """Field-verification outcomes as a field app exports them: XLSX, CSV or GeoPackage.
 
-A row per visited patch, keyed by patch id, with what the crew found:
+A row per visited patch, keyed by patch id, with what the crew found (each
+column is found under any of the names given):
 
-=====================  ==========================================  =========================
-column (any of)        meaning                                     values
-=====================  ==========================================  =========================
-``patch_id``, 图斑编号  the patch                                   ids in the ledger
-``outcome``, 核查结果   what was on the ground                       真实新增 / 实地未变化 /
-                                                                    非建设 (or new_construction,
-                                                                    no_change, not_construction)
-``category``, 举证类别  the 举证 category recorded                   free text
-``photos``, 照片        photo references                            free text
-``verified_by``, 核查人 who visited                                  free text
-``verified_at``, 核查时间 when                                       a date
-=====================  ==========================================  =========================
+``patch_id`` (图斑编号, TBBH, JCBH)
+    The patch: an id in the ledger.
+``outcome`` (核查结果, 实地情况, verified)
+    What was on the ground: 真实新增, 实地未变化 or 非建设 (or
+    ``new_construction``, ``no_change``, ``not_construction``).
+``category`` (举证类别, 举证类型)
+    The 举证 category the crew recorded (free text).
+``photos`` (照片, 照片编号)
+    Photo references (free text).
+``verified_by`` (核查人), ``verified_at`` (核查时间, 核查日期)
+    Who visited, and when (a date).
 
 :func:`read_outcomes` checks everything before anything is imported:
 unknown outcome values and missing columns are refused with the accepted
