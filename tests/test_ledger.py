@@ -61,8 +61,11 @@ def walk(ledger, pid, *states, who="李工"):
 
 
 def test_add_match_repeat_and_reopen(ledger_location):
-    with Ledger(ledger_location, crs="EPSG:4547") as ledger:
+    with Ledger(ledger_location) as ledger:  # no ledger yet: the first batch creates it
+        with pytest.raises(InputFileError, match="no ledger here yet"):
+            ledger.patches()
         r = ledger.add_patches(first_batch(), batch="2024Q2")
+        assert ledger.crs == "EPSG:4547"
         assert (r.new, r.repeats) == (4, 0)
         p1 = "440305-2024Q2-000001"
         walk(ledger, p1, "已核查", "立案", "整改中", "已整改")
@@ -263,8 +266,9 @@ def test_geopackage_ledger_opens_in_gdal(tmp_path):
 
 
 def test_no_ledger_and_newer_schema(tmp_path):
-    with pytest.raises(InputFileError, match="no ledger here yet"):
-        Ledger(tmp_path / "none.gpkg")
+    with Ledger(tmp_path / "none.gpkg") as ledger, pytest.raises(InputFileError, match="no ledger here yet"):
+        ledger.batches()
+    assert not (tmp_path / "none.gpkg").exists()  # reading made no file
     path = tmp_path / "l.gpkg"
     Ledger(path, crs="EPSG:4547").close()
     import sqlite3
@@ -360,3 +364,19 @@ def test_cli_ledger_commands(tmp_path, runner):
     assert r.exit_code == 2 and "is not STATE=DAYS" in r.output
     r = runner.invoke(main, ["ledger", "status", "x", "--ledger", str(tmp_path / "none.gpkg")])
     assert r.exit_code == 2 and "no ledger here yet" in r.output
+
+
+def test_a_failed_first_add_leaves_no_ledger(ledger_location):
+    bad = first_batch()
+    bad.loc[1, "patch_id"] = bad.loc[0, "patch_id"]
+    with Ledger(ledger_location) as ledger:
+        with pytest.raises(WeipianError, match="patch ids given twice: 440305-2024Q2-000001"):
+            ledger.add_patches(bad, batch="2024Q2")
+        other = first_batch().to_crs("+proj=tmerc +lon_0=114.2 +k=1 +x_0=500000 +ellps=GRS80")
+        with pytest.raises(WeipianError, match="needs a CRS with an EPSG code"):
+            ledger.add_patches(other, batch="2024Q2")
+    with Ledger(ledger_location) as ledger:
+        with pytest.raises(InputFileError, match="no ledger here yet"):
+            ledger.batches()
+        ledger.add_patches(first_batch(), batch="2024Q2")
+        assert len(ledger.patches()) == 4

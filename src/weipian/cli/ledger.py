@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 ledger_opt = click.option(
@@ -31,16 +29,10 @@ def ledger_cmd():
 @who_opt
 def add_cmd(outdirs, ledger_path, match_share, match_distance, who):
     """Ingest the output folders of `weipian run` (one batch each, oldest first)."""
-    from ..errors import InputFileError
     from ..ledger import Ledger
-    from ..workflows import read_patches
 
     for outdir in outdirs:
-        found = Path(outdir) / "patches.gpkg"
-        if not found.exists():
-            raise InputFileError(f"{outdir}: no patches.gpkg here; give the folder `weipian run -o` wrote")
-        crs = read_patches(found).crs  # for a ledger being created
-        with Ledger(ledger_path, crs=crs) as book:
+        with Ledger(ledger_path) as book:  # a new ledger is created by the first batch, in its CRS
             r = book.add_run(outdir, min_share=match_share, max_distance=match_distance, who=who)
         notes = "".join(f"; {n} {k}" for k, n in sorted(r.notes.items()))
         reopened = f"; reopened {', '.join(r.reopened)}" if r.reopened else ""

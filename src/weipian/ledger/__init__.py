@@ -15,13 +15,14 @@ module                 concept
 ``training``           verified patches as training samples for ``weipian train``
 =====================  ============================================================
 
-Examples
---------
->>> from weipian.ledger import Ledger, write_ledger_report        # doctest: +SKIP
->>> with Ledger("台账.gpkg") as ledger:
-...     ledger.add_run("out/2024Q2")
-...     ledger.set_state("440305-2024Q2-000007", "已核查", who="李工")
-...     write_ledger_report(ledger, "out/ledger-report")
+A notebook's use of it::
+
+    from weipian.ledger import Ledger, write_ledger_report
+
+    with Ledger("台账.gpkg") as ledger:       # created by the first batch added
+        ledger.add_run("out/2024Q2")
+        ledger.set_state("440305-2024Q2-000007", "已核查", who="李工")
+        write_ledger_report(ledger, "out/ledger-report")
 """
 
 from .outcomes import read_outcomes

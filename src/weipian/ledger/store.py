@@ -82,31 +82,39 @@ class Ledger:
         A GeoPackage path (created on the first :meth:`add_run`) or a
         ``postgresql://user@host/db`` URL.
     crs : CRS-like, optional
-        The CRS of a ledger being created (the first batch's); an existing
-        ledger keeps its own.
+        Create an empty ledger in this CRS now. Without it, a ledger that
+        does not exist yet is created by the first :meth:`add_run` or
+        :meth:`add_patches`, in that batch's CRS and in the same transaction;
+        until then every other method says there is no ledger. An existing
+        ledger keeps its own CRS.
 
     Raises
     ------
     WeipianError
-        If there is no ledger at ``location`` and no ``crs`` to create one,
-        or the ledger was written by a newer weipian.
+        If the ledger was written by a newer weipian, or is not a ledger.
 
     Examples
     --------
-    >>> with Ledger("ledger.gpkg") as ledger:          # doctest: +SKIP
-    ...     ledger.add_run("out/2024Q2")
-    ...     ledger.set_state("440305-2024Q2-000007", "已核查", who="李工")
+    A ledger that does not exist yet is made by its first batch::
+
+        with Ledger("ledger.gpkg") as ledger:
+            ledger.add_run("out/2024Q2")
+            ledger.set_state("440305-2024Q2-000007", "已核查", who="李工")
     """
 
     def __init__(self, location, *, crs=None):
         self.backend: Backend = backend_for(location)
         self.location = str(location)
-        if isinstance(self.backend, GeoPackageBackend) and crs is None and not Path(location).exists():
-            raise InputFileError(f"{location}: no ledger here yet; start one with "
-                                 f"`weipian ledger add OUTDIR --ledger {location}`")
-        self.conn = self.backend.connect()
         self.migrated_from: int | None = None
         self.backup: str | None = None
+        self.crs: str | None = None
+        self.conn = None
+        #: No ledger at ``location`` yet: the first add creates it, in the same transaction.
+        self.pending = False
+        if isinstance(self.backend, GeoPackageBackend) and not Path(location).exists() and crs is None:
+            self.pending = True  # no file is made until a batch is added
+            return
+        self.conn = self.backend.connect()
         try:
             self._open(crs)
         except BaseException:
@@ -118,14 +126,17 @@ class Ledger:
         b = self.backend
         if not b.table_exists(self.conn, "ledger_meta"):
             if crs is None:
-                raise WeipianError(f"{self.location}: no ledger here yet; start one with "
-                                   "`weipian ledger add OUTDIR`")
+                self.pending = True
+                return
             with b.transaction(self.conn):
                 if not b.table_exists(self.conn, "ledger_meta"):  # another process may have won
                     self._create(crs)
+        self._load_meta()
+
+    def _load_meta(self) -> None:
         meta = dict(self._rows("SELECT key, value FROM ledger_meta"))
-        b.srid = int(meta["srid"])
-        self.crs = f"EPSG:{b.srid}"
+        self.backend.srid = int(meta["srid"])
+        self.crs = f"EPSG:{self.backend.srid}"
         version = int(meta["schema_version"])
         if version > SCHEMA_VERSION:
             raise WeipianError(f"{self.location}: ledger schema {version} was written by a newer weipian "
@@ -133,9 +144,19 @@ class Ledger:
         if version < SCHEMA_VERSION:
             self._migrate(version)
 
+    def _require(self) -> None:
+        """Refuse to read or change a ledger that does not exist yet."""
+        if self.pending:
+            raise InputFileError(f"{self.location}: no ledger here yet; start one with "
+                                 f"`weipian ledger add OUTDIR --ledger {self.location}`")
+
     def _create(self, crs) -> None:
         b = self.backend
-        b.register_srs(self.conn, crs)
+        try:
+            b.register_srs(self.conn, crs)
+        except ValueError as exc:
+            raise WeipianError(f"{self.location}: {exc}; reproject the patches to a CGCS2000 "
+                               "Gauss-Krüger zone (EPSG:4513-4554) first") from None
         for statement in create_statements(b.types):
             self.conn.execute(statement)
         if isinstance(b, GeoPackageBackend):
@@ -174,7 +195,8 @@ class Ledger:
 
     def close(self) -> None:
         """Close the connection."""
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
 
     def __enter__(self):
         return self
@@ -186,10 +208,12 @@ class Ledger:
     @property
     def schema_version(self) -> int:
         """The schema version of the ledger (after any migration)."""
+        self._require()
         return int(dict(self._rows("SELECT key, value FROM ledger_meta"))["schema_version"])
 
     def batches(self) -> pd.DataFrame:
         """One row per ingested batch, oldest first."""
+        self._require()
         cols = ("batch", "before_date", "after_date", "run_dir", "before_image", "after_image", "patches",
                 "added_at", "added_by")
         rows = self._rows(f"SELECT {', '.join(cols)} FROM ledger_batches ORDER BY after_date, batch")
@@ -206,6 +230,7 @@ class Ledger:
             ``outcome``, ``outcome_category``, ``photos``, ``verified_by``,
             ``verified_at``, and the geometry.
         """
+        self._require()
         cols = ["patch_id", "batch", *(c for c, _ in PATCH_COLUMNS), "state", "state_since", "version",
                 "repeat_of", "match_note", "outcome", "outcome_category", "photos", "verified_by",
                 "verified_at"]
@@ -226,6 +251,7 @@ class Ledger:
 
     def history(self, patch_id: str | None = None) -> pd.DataFrame:
         """Every change (of one patch, or all), in order."""
+        self._require()
         cols = ("id", "patch_id", "at", "who", "action", "from_state", "to_state", "note")
         sql = f"SELECT {', '.join(cols)} FROM ledger_history"
         params = ()
@@ -259,11 +285,20 @@ class Ledger:
         who = who or who_am_i()
         if frame.crs is None:
             raise WeipianError("the patches have no CRS; give the patches.gpkg weipian wrote")
-        frame = frame.to_crs(self.crs) if len(frame) else frame.set_crs(self.crs, allow_override=True)
-        geoms = frame.geometry.to_numpy()
+        twice = frame["patch_id"][frame["patch_id"].duplicated()].astype(str).unique().tolist()
+        if twice:
+            raise WeipianError(f"batch {batch}: patch ids given twice: {', '.join(twice[:5])}; "
+                               "give the patches.gpkg weipian wrote (ids are unique there)")
+        if self.conn is None:
+            self.conn = self.backend.connect()
         result = AddResult(batch=batch)
         now = utc_now()
         with self.backend.transaction(self.conn):
+            if self.pending:  # the first batch creates the ledger, in its CRS, in this transaction
+                self._create(frame.crs)
+                self._load_meta()
+            frame = frame.to_crs(self.crs) if len(frame) else frame.set_crs(self.crs, allow_override=True)
+            geoms = frame.geometry.to_numpy()
             if self._rows("SELECT batch FROM ledger_batches WHERE batch = ?", (batch,)):
                 raise WeipianError(f"{self.location}: batch {batch} is already in the ledger; each batch is "
                                    "added once (see `weipian ledger report`)")
@@ -306,6 +341,7 @@ class Ledger:
             self._insert_patches(rows, geoms)
             self._run("INSERT INTO ledger_history (patch_id, at, who, action, from_state, to_state, note) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?)", history, many=True)
+        self.pending = False
         return result
 
     def add_run(self, outdir, *, min_share: float = 0.3, max_distance: float = 10.0,
@@ -442,6 +478,7 @@ class Ledger:
             If a move is not allowed (the message names the allowed ones).
         ConflictError, WeipianError
         """
+        self._require()
         ids = [patch_ids] if isinstance(patch_ids, str) else list(patch_ids)
         state = normalise_state(state)
         who = who or who_am_i()
@@ -455,6 +492,7 @@ class Ledger:
 
     def state_of(self, patch_id: str) -> tuple[str, int]:
         """``(state, version)`` of one patch."""
+        self._require()
         rows = self._rows("SELECT state, version FROM ledger_patches WHERE patch_id = ?", (patch_id,))
         if not rows:
             raise WeipianError(f"{self.location}: no patch {patch_id!r} in the ledger")
@@ -472,6 +510,7 @@ class Ledger:
         int
             Patches updated.
         """
+        self._require()
         who = who or who_am_i()
         now = utc_now()
         with self.backend.transaction(self.conn):
