@@ -321,10 +321,11 @@ class Ledger:
                     root = earlier.iloc[j]
                     repeat_of = root["root"]
                     root_state = root["root_state"]
-                    state, note = "重复", REPEAT_NOTES.get(root_state, "上期已下发")
-                    note = f"{note} (matches {root['patch_id']}, overlap {100 * matches.share[i]:.0f} %)"
+                    base = REPEAT_NOTES.get(root_state, "上期已下发")
+                    state = "重复"
+                    note = f"{base} (matches {root['patch_id']}, overlap {100 * matches.share[i]:.0f} %)"
                     result.repeats += 1
-                    result.notes[note.split(" (")[0]] = result.notes.get(note.split(" (")[0], 0) + 1
+                    result.notes[base] = result.notes.get(base, 0) + 1
                     if root_state == "已整改":
                         reopen.setdefault(repeat_of, pid)
                 rows.append(self._patch_row(frame.iloc[i], pid, batch, state, now, repeat_of, note))
