@@ -553,7 +553,13 @@ def _batch_of_ids(ids) -> str:
 
 
 def _abs(path: str, base: Path) -> str:
+    """An image path from run.json made absolute: as given, else from here, else from the run folder."""
     if not path:
         return ""
     p = Path(path)
-    return str(p if p.is_absolute() else (Path.cwd() / p).resolve())
+    if p.is_absolute():
+        return str(p)
+    for root in (Path.cwd(), base, base.parent):
+        if (root / p).exists():
+            return str((root / p).resolve())
+    return str((Path.cwd() / p).resolve())
