@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FieldError, InputFileError
-from .vector.layers import first_field
+from .vector.layers import fields_present, first_field
 from .vector.naming import text_fields
 
 __all__ = ["KEY_FLAG_FIELDS", "TRUE_VALUES", "read_key_project_list", "key_project_flags"]
@@ -119,9 +119,8 @@ def key_project_flags(layer: pd.DataFrame, *, flag_field: str | None = None, lis
     n = len(layer)
     flags = np.zeros(n, bool)
     if flag_field is not None and flag_field not in layer.columns:
-        present = ", ".join(str(c) for c in layer.columns if c != "geometry")
-        raise FieldError(f"{path}: no key-project field {flag_field!r}; fields present: {present}; "
-                         "fix --key-field")
+        raise FieldError(f"{path}: no key-project field {flag_field!r}; fields present: "
+                         f"{fields_present(layer)}; fix --key-field")
     field = flag_field or first_field(layer.columns, KEY_FLAG_FIELDS)
     if field is not None:
         flags |= np.array([_truthy(v) for v in layer[field].tolist()], bool)

@@ -22,6 +22,7 @@ import numpy as np
 
 from .properties import property_table
 from .vector.layers import NAME_FIELDS, first_field
+from .vector.naming import feature_labels
 
 __all__ = ["LABELS", "LABELS_ZH", "EVIDENCE_CATEGORIES", "RULES", "classify", "share", "property_table",
            "feature_names", "flag_clauses"]
@@ -259,8 +260,9 @@ def flag_clauses(table: dict, labels) -> np.ndarray:
 
 
 def feature_names(frame, fields=NAME_FIELDS) -> np.ndarray:
-    """Each feature's identifying text (first of ``fields`` present), else ``#1``, ``#2`` ...."""
-    name_field = first_field(frame.columns, fields)
-    if name_field is None:
-        return np.array([f"#{i + 1}" for i in range(len(frame))], dtype=object)
-    return frame[name_field].fillna("").astype(str).to_numpy(dtype=object)
+    """Each feature's identifying text (first of ``fields`` present), else its id.
+
+    See :func:`weipian.vector.naming.feature_labels`; ``judge`` itself chooses
+    the field per layer with :func:`weipian.vector.naming.choose_name_field`.
+    """
+    return feature_labels(frame, first_field(frame.columns, fields))

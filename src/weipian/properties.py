@@ -87,15 +87,14 @@ def property_table(geoms, paths: dict, acrs, *, after, bbox, end_date_field: str
     listed = read_key_project_list(params.key_projects) if params.key_projects else None
     for name in OVERLAY_LAYERS:
         layer = _read(name, paths, acrs, bbox, layer_crs, params, info)
-        table.update(_overlay_columns(name, geoms, layer, info.get(name, {}).get("name_field") or None))
+        columns, best = _overlay_columns(name, geoms, layer, info.get(name, {}).get("name_field") or None)
+        table.update(columns)
         table[f"{name}_present"] = np.full(n, layer is not None)
         if name == "government" and layer is not None:
             flags, record = key_project_flags(layer, flag_field=params.key_field, listed=listed,
                                               path=str(paths[name]))
-            best = table.pop("_best")
             table["government_key"] = np.where(best >= 0, flags[np.maximum(best, 0)], False)
             info["key_projects"] = record
-        table.pop("_best", None)
     if "government_key" not in table:
         table["government_key"] = np.zeros(n, bool)
         _, info["key_projects"] = key_project_flags(pd.DataFrame(), listed=listed)
@@ -115,8 +114,9 @@ def _read(name, paths, acrs, bbox, layer_crs, params: LayerParams, info: dict):
         return None
     where = params.farmland_where if name == "farmland" else None
     layer, li = read_layer(paths[name], acrs, name=name, bbox=bbox, layer_crs=layer_crs, where=where)
-    if name == "farmland" and first_field(layer.columns, (CLASS_FIELD,)) and name not in params.name_fields:
-        li.name_field, li.name_field_how = first_field(layer.columns, (CLASS_FIELD,)), "land class"
+    class_field = first_field(layer.columns, (CLASS_FIELD,)) if name == "farmland" else None
+    if class_field and name not in params.name_fields:
+        li.name_field, li.name_field_how = class_field, "land class"
     else:
         field, how = choose_name_field(layer, name, params.name_fields.get(name), path=str(paths[name]))
         li.name_field, li.name_field_how = field or "", how
@@ -124,11 +124,14 @@ def _read(name, paths, acrs, bbox, layer_crs, params: LayerParams, info: dict):
     return layer
 
 
-def _overlay_columns(name: str, geoms, layer, name_field) -> dict:
-    """``<name>_m2``, ``<name>_name`` and the layer's own columns for one layer."""
+def _overlay_columns(name: str, geoms, layer, name_field) -> tuple[dict, np.ndarray]:
+    """``<name>_m2``, ``<name>_name`` and the layer's own columns for one layer.
+
+    Returns the columns and, per patch, the index of the feature with the
+    largest overlap (-1 where none).
+    """
     n = len(geoms)
-    out = {f"{name}_m2": np.zeros(n), f"{name}_name": np.full(n, "", dtype=object),
-           "_best": np.full(n, -1, np.int64)}
+    out = {f"{name}_m2": np.zeros(n), f"{name}_name": np.full(n, "", dtype=object)}
     if name == "farmland":
         out.update({f"farmland_{code}_m2": np.zeros(n) for code in FARMLAND_CLASSES})
     if name == "approved":
@@ -136,10 +139,9 @@ def _overlay_columns(name: str, geoms, layer, name_field) -> dict:
     if name == "townships":
         out["township_code"] = np.full(n, "", dtype=object)
     if layer is None:
-        return out
+        return out, np.full(n, -1, np.int64)
     ov = layer_overlap(geoms, layer.geometry.to_numpy())
     out[f"{name}_m2"] = ov.area
-    out["_best"] = ov.best
     has = ov.best >= 0
     class_field = first_field(layer.columns, (CLASS_FIELD,)) if name == "farmland" else None
     if class_field is not None and name_field == class_field:
@@ -159,7 +161,7 @@ def _overlay_columns(name: str, geoms, layer, name_field) -> dict:
         codes = (layer[code_field].astype(str).to_numpy(dtype=object) if code_field
                  else np.full(len(layer), "", object))
         out["township_code"][has] = codes[ov.best[has]]
-    return out
+    return out, ov.best
 
 
 def _approval_dates(layer) -> np.ndarray:

@@ -24,7 +24,7 @@ from .engine.tiles import CELL
 from .errors import DateError, InputFileError, LayerError, WeipianError
 from .io import atomic_path, check_output, parse_date
 from .learn.network_outputs import OUTPUTS
-from .legality import EVIDENCE_CATEGORIES, LABELS_ZH, classify, feature_names, property_table
+from .legality import EVIDENCE_CATEGORIES, LABELS_ZH, classify, property_table
 from .params import ChangeParams, LayerParams
 from .patches import assemble_pieces, min_pixels_for
 from .schema import (
@@ -38,7 +38,8 @@ from .schema import (
     pixel_area_m2,
     scene_lon,
 )
-from .vector.layers import TOWNSHIP_NAME_FIELDS, find_layers, read_layer
+from .vector.layers import find_layers, read_layer
+from .vector.naming import choose_name_field, feature_labels
 from .vector.overlay import area_crs, layer_overlap
 
 __all__ = ["detect", "judge", "run", "deliver", "read_patches", "write_patches"]
@@ -477,8 +478,9 @@ def write_patches(frame: gpd.GeoDataFrame, path, *, overwrite: bool = False, obs
     return path
 
 
-def _obscured_by_township(obscured, layers, overrides, layer_crs=None) -> dict:
-    """Obscured area (m²) per township: a patch may be hidden there."""
+def _obscured_by_township(obscured, layers, overrides, layer_crs=None,
+                          layer_params: LayerParams | None = None) -> dict:
+    """Obscured area (m²) per township: a patch may be hidden there (townships named as in the patches)."""
     if obscured is None or not len(obscured):
         return {}
     paths = find_layers(layers, overrides)
@@ -488,7 +490,9 @@ def _obscured_by_township(obscured, layers, overrides, layer_crs=None) -> dict:
     lon, _ = Transformer.from_crs(obscured.crs, _LONLAT, always_xy=True).transform(cx, cy)
     acrs = area_crs(obscured.crs, lon) if not CRS.from_user_input(obscured.crs).is_projected else obscured.crs
     towns, _ = read_layer(paths["townships"], acrs, name="townships", layer_crs=layer_crs)
-    names = feature_names(towns, TOWNSHIP_NAME_FIELDS)
+    chosen = (layer_params or LayerParams()).name_fields.get("townships")
+    field, _ = choose_name_field(towns, "townships", chosen, path=str(paths["townships"]))
+    names = feature_labels(towns, field)
     ov = layer_overlap(towns.geometry.to_numpy(), obscured.to_crs(acrs).to_numpy())
     return {str(n): round(float(a), 1) for n, a in zip(names, ov.area) if a > 0}
 
@@ -698,7 +702,7 @@ def _run(before, after, *, output, targets, work, layers, overrides, bands, min_
     t2 = time.perf_counter()
     output.mkdir(parents=True, exist_ok=True)
     obscured = found.attrs.get("obscured")
-    obscured_towns = _obscured_by_township(obscured, layers, overrides, layer_crs)
+    obscured_towns = _obscured_by_township(obscured, layers, overrides, layer_crs, layer_params)
     judged.attrs["weipian"]["obscured"] = {**judged.attrs["weipian"].get("obscured", {}),
                                            "by_township_m2": obscured_towns}
     write_patches(judged, targets[0], overwrite=True, obscured=obscured)

@@ -36,6 +36,7 @@ __all__ = [
     "find_layers",
     "read_layer",
     "first_field",
+    "fields_present",
 ]
 
 LAYER_NAMES = ("farmland", "basic_farmland", "reserve", "approved", "temporary", "government",
@@ -146,6 +147,11 @@ def find_layers(directory=None, overrides: dict | None = None) -> dict[str, Path
             raise InputFileError(f"{path}: {name} layer not found; check --{name.replace('_', '-')}")
         found[name] = path
     return found
+
+
+def fields_present(frame) -> str:
+    """The attribute fields of a layer, comma-separated, for messages that ask for one of them."""
+    return ", ".join(str(c) for c in frame.columns if c != "geometry")
 
 
 def first_field(columns, candidates) -> str | None:
@@ -353,9 +359,8 @@ def dates_column(frame: pd.DataFrame, field_name: str, *, path, parse) -> np.nda
     from ..errors import DateError, FieldError
 
     if field_name not in frame.columns:
-        present = ", ".join(str(c) for c in frame.columns if c != "geometry")
         raise FieldError(
-            f"{path}: no end-date field {field_name!r}; fields present: {present}; "
+            f"{path}: no end-date field {field_name!r}; fields present: {fields_present(frame)}; "
             "name the right one with --end-date-field"
         )
     out = np.empty(len(frame), object)

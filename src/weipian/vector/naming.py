@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FieldError
-from .layers import FARMLAND_CLASSES, TOWNSHIP_NAME_FIELDS, first_field
+from .layers import FARMLAND_CLASSES, TOWNSHIP_NAME_FIELDS, fields_present, first_field
 
 __all__ = [
     "NAME_FIELDS_BY_LAYER",
@@ -110,9 +110,8 @@ def choose_name_field(frame: pd.DataFrame, layer: str, chosen: str | None = None
     """
     if chosen:
         if chosen not in frame.columns:
-            present = ", ".join(str(c) for c in frame.columns if c != "geometry")
             raise FieldError(f"{path}: no field {chosen!r} in the {layer} layer; fields present: "
-                             f"{present}; fix --name-field {layer}=FIELD")
+                             f"{fields_present(frame)}; fix --name-field {layer}=FIELD")
         return chosen, "set"
     usual = first_field(frame.columns, NAME_FIELDS_BY_LAYER.get(layer, _GENERIC))
     if usual is not None:
