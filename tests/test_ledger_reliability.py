@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -114,29 +115,12 @@ def test_sigkill_during_add_and_status_leaves_before_or_after(ledger_location, b
             break
 
 
-WORKER = """
-import sys
-from weipian.ledger import ConflictError, Ledger
-
-location, proc, n, ids = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(",")
-conflicts = 0
-with Ledger(location) as ledger:
-    for k in range(n):
-        pid = ids[(k * 7 + proc) % len(ids)]
-        while True:
-            state, version = ledger.state_of(pid)
-            target = "已整改" if state == "整改中" else "整改中"
-            try:
-                ledger.set_state(pid, target, who=f"w{proc}", note=f"{proc}-{k}", expected_version=version)
-                break
-            except ConflictError:
-                conflicts += 1
-print(conflicts)
-"""
+#: One writer: N versioned state changes with re-read on conflict (shared with benchmarks/ledger.py).
+WORKER = Path(__file__).resolve().parent.parent / "benchmarks" / "_ledger_writer.py"
 
 
 def _run_writers(location, ids, writers, changes):
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, location, str(p), str(changes), ",".join(ids)],
+    procs = [subprocess.Popen([sys.executable, str(WORKER), location, str(p), str(changes), ",".join(ids)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=dict(os.environ, PYTHONWARNINGS="ignore"))
              for p in range(writers)]
@@ -144,7 +128,7 @@ def _run_writers(location, ids, writers, changes):
     for p in procs:
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]
-        conflicts += int(out.strip().splitlines()[-1])
+        conflicts += int(out.split()[0])  # the writer prints: conflicts, start, end
     return conflicts
 
 

@@ -66,8 +66,6 @@ def _read_table(path: Path) -> pd.DataFrame:
             import pyogrio
 
             return pd.DataFrame(pyogrio.read_dataframe(path, read_geometry=False)).astype(object)
-    except InputFileError:
-        raise
     except Exception as exc:
         raise InputFileError(f"{path}: cannot be read as a table ({str(exc).splitlines()[0][:120]}); "
                              "export XLSX, CSV or GeoPackage from the field app") from None

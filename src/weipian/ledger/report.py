@@ -64,8 +64,8 @@ def _rate(num, den):
     return out
 
 
-def _with_totals(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Group by ``keys`` (batch, township); a 合计 row per batch after its townships."""
+def _with_totals(frame: pd.DataFrame) -> pd.DataFrame:
+    """The patches once per township and once more as township 合计, for per-batch totals."""
     frame = frame.copy()
     frame["township"] = frame["township"].fillna("").replace("", "（无街道）")
     total = frame.copy()
@@ -74,20 +74,21 @@ def _with_totals(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def _by_state(p: pd.DataFrame) -> pd.DataFrame:
-    g = _with_totals(p, ["batch", "township"]).groupby(["batch", "township"], sort=True)
-    out = g.agg(patches=("patch_id", "size"), area_m2=("area_m2", "sum"))
+    """Patches and area per batch and township, and per state (states that occur)."""
+    q = _with_totals(p)
+    keys = ["batch", "township"]
+    out = q.groupby(keys, sort=True).agg(patches=("patch_id", "size"), area_m2=("area_m2", "sum"))
+    per_state = q.groupby(keys + ["state"]).agg(n=("patch_id", "size"), area=("area_m2", "sum"))
+    per_state = per_state.unstack("state", fill_value=0).reindex(out.index, fill_value=0)
     for s in STATES:
-        sel = p.assign(_s=p["state"] == s)
-        sel = _with_totals(sel, ["batch", "township"])
-        grouped = sel[sel["_s"]].groupby(["batch", "township"])
-        out[f"n_{s}"] = grouped.size().reindex(out.index, fill_value=0)
-        out[f"area_{s}"] = grouped["area_m2"].sum().reindex(out.index, fill_value=0.0)
-    keep = [c for c in out.columns if not c.startswith(("n_", "area_")) or out[c].any()]
-    return out[keep].reset_index()
+        if ("n", s) in per_state.columns:
+            out[f"n_{s}"] = per_state[("n", s)].astype(int)
+            out[f"area_{s}"] = per_state[("area", s)].astype(float)
+    return out.reset_index()
 
 
 def _rectification(p: pd.DataFrame, by_batch: bool = True) -> pd.DataFrame:
-    q = _with_totals(p, ["batch", "township"])
+    q = _with_totals(p)
     if not by_batch:
         q["batch"] = "全部"
     q["_filed"] = q["state"].isin(FILED_STATES)

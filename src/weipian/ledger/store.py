@@ -29,7 +29,7 @@ from ..errors import InputFileError, WeipianError
 from .backend import Backend, GeoPackageBackend, backend_for
 from .matching import match_patches
 from .schema import MIGRATIONS, PATCH_COLUMNS, SCHEMA_VERSION, create_statements
-from .states import OPEN_STATES, check_transition, normalise_state
+from .states import check_transition, normalise_state
 
 __all__ = ["Ledger", "AddResult", "ConflictError", "who_am_i", "utc_now"]
 
@@ -407,7 +407,7 @@ class Ledger:
     def _patch_row(self, row, pid, batch, state, now, repeat_of, note) -> tuple:
         values = []
         for name, kind in PATCH_COLUMNS:
-            v = row.get(name, None) if hasattr(row, "get") else None
+            v = row.get(name)
             if v is None or (isinstance(v, float) and np.isnan(v)):
                 values.append(None)
             elif kind == "REAL":
@@ -536,11 +536,6 @@ class Ledger:
                               "note) VALUES (?, ?, ?, ?, ?, ?, ?)",
                               (row.patch_id, now, who, "verified", state, state, note))
         return len(outcomes)
-
-    def open_patches(self) -> gpd.GeoDataFrame:
-        """Patches still being worked on (:data:`OPEN_STATES`)."""
-        frame = self.patches()
-        return frame[frame["state"].isin(OPEN_STATES)]
 
 
 def _batch_of_ids(ids) -> str:
