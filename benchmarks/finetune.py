@@ -39,7 +39,7 @@ from weipian.learn.fit import train_from_folders  # noqa: E402
 from weipian.learn.model import load_model  # noqa: E402
 from weipian.learn.train import TrainConfig  # noqa: E402
 from weipian.learn.verified import verified_pairs  # noqa: E402
-from weipian.params import ChangeParams  # noqa: E402
+from weipian.settings import ChangeParams  # noqa: E402
 
 
 def _verified(before, after, truth, model: str) -> gpd.GeoDataFrame:

@@ -43,9 +43,9 @@ from rasterio import features
 import weipian
 from weipian.learn.recipe import TEST, WHU_SPLIT_ROW
 from weipian.learn.samples import read_image
-from weipian.params import ChangeParams
 from weipian.patches import mask_to_patches
 from weipian.raster.difference import cva_otsu
+from weipian.settings import ChangeParams
 from weipian.testing.scores import object_scores, pixel_scores
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -248,18 +248,6 @@ def test_change_settings_from_cli_and_settings_file(runner, small_batch, tmp_pat
     assert frame.attrs["weipian"]["model"]["vegetation_ndvi"] == 0.4
 
 
-def test_old_module_paths_still_work_with_a_deprecation_warning():
-    import importlib
-    import sys
-
-    for old, name in (("weipian.tools", "detect"), ("weipian.change", "apply_shift"),
-                      ("weipian.data", "generate_scene"), ("weipian.classify", "RULES")):
-        sys.modules.pop(old, None)
-        with pytest.warns(DeprecationWarning, match=f"{old} moved to"):
-            module = importlib.import_module(old)
-        assert callable(getattr(module, name)) or getattr(module, name)
-
-
 @pytest.mark.parametrize("text, message", [
     ("min_area = [", "not valid TOML"),
     ("mystery = 1", "mystery is not an option of any command"),

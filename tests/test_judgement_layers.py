@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import box
 
 from weipian.errors import FieldError, LayerError
-from weipian.params import LayerParams, parse_name_fields
+from weipian.settings import LayerParams, parse_name_fields
 from weipian.stats import township_stats
 from weipian.workflows import judge
 
@@ -288,7 +288,7 @@ def test_obscured_area_crs_follows_the_scene_longitude(tmp_path):
     Measured in the 114°E zone the area would be off by ~0.9 % (scale error 6° from the central
     meridian); in the scene's own zone it is exact to well under 0.1 %.
     """
-    from weipian.workflows import _obscured_by_township
+    from weipian.obscured import obscured_by_township as _obscured_by_township
 
     square = gpd.GeoSeries([box(500000, 3000000, 500100, 3000100)], crs="EPSG:4549").to_crs("EPSG:4490")
     town = gpd.GeoSeries([square.iloc[0].buffer(0.01)], crs="EPSG:4490")

@@ -4,17 +4,24 @@ Find patches of new construction between two epochs of imagery, outline
 them, overlay them with the reference layers and judge their legality.
 
 >>> import weipian
->>> sorted(weipian.__all__)[:3]
-['ChangeParams', 'detect', 'judge']
+>>> [name for name in weipian.__all__ if not name[0].isupper()]
+['detect', 'judge', 'run', '__version__']
 """
 
 import logging
 
-__version__ = "0.1.0"
-
-from .params import ChangeParams  # noqa: E402
+from ._version import __version__  # noqa: E402
+from .settings import (  # noqa: E402
+    ChangeParams,
+    DeliverSettings,
+    DetectSettings,
+    Execution,
+    JudgeSettings,
+    LayerParams,
+)
 from .workflows import detect, judge, run  # noqa: E402
 
-__all__ = ["ChangeParams", "detect", "judge", "run", "__version__"]
+__all__ = ["ChangeParams", "DeliverSettings", "DetectSettings", "Execution", "JudgeSettings",
+           "LayerParams", "detect", "judge", "run", "__version__"]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

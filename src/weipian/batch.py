@@ -58,17 +58,17 @@ def read_manifest(path) -> list[dict]:
     return out
 
 
-def run_batch(manifest, *, overwrite: bool = False, progress: bool = False, **settings) -> list[dict]:
+def run_batch(manifest, *, overwrite: bool = False, **settings) -> list[dict]:
     """Run every pair of a manifest; write ``batch_summary.csv`` beside it.
 
     Parameters
     ----------
     manifest : str or Path
     overwrite : bool
-    progress : bool
     **settings
-        Passed to :func:`weipian.tools.run` (``min_area``, ``workers``,
-        ``scheduler`` ...); a manifest column wins for its row.
+        Passed to :func:`weipian.run`: settings objects (``detect=``,
+        ``execution=`` ...) or their fields by name (``min_area``,
+        ``workers`` ...); a manifest column wins for its row.
 
     Returns
     -------
@@ -88,7 +88,7 @@ def run_batch(manifest, *, overwrite: bool = False, progress: bool = False, **se
                 kwargs[col] = row[col]
         try:
             frame = run(row["before"], row["after"], layers=row.get("layers") or None,
-                        output=row["output"], overwrite=overwrite, progress=progress, **kwargs)
+                        output=row["output"], overwrite=overwrite, **kwargs)
             summary.append(dict(before=row["before"], after=row["after"], output=row["output"],
                                 status="ok", patches=len(frame),
                                 seconds=round(time.perf_counter() - t0, 2), error=""))

@@ -16,8 +16,8 @@ import shapely
 
 from .io import parse_date
 from .key_projects import key_project_flags, read_key_project_list
-from .params import LayerParams
 from .schema import iso_date
+from .settings import LayerParams
 from .vector.layers import (
     CLASS_FIELD,
     FARMLAND_CLASSES,
@@ -42,8 +42,8 @@ OVERLAY_LAYERS = ("farmland", "basic_farmland", "reserve", "approved", "governme
                   "redline", "boundary", "facility")
 
 
-def property_table(geoms, paths: dict, acrs, *, after, bbox, end_date_field: str | None = None,
-                   layer_crs=None, layer_params: LayerParams | None = None) -> tuple[dict, dict]:
+def property_table(geoms, paths: dict, acrs, *, after, bbox, layer_crs=None,
+                   layer_params: LayerParams | None = None) -> tuple[dict, dict]:
     """Overlap of every patch with every reference layer: what the rules read.
 
     Parameters
@@ -58,9 +58,6 @@ def property_table(geoms, paths: dict, acrs, *, after, bbox, end_date_field: str
         The after date: temporary approvals ending before it are expired.
     bbox : tuple or None
         Patches' bounds (layers are read inside it).
-    end_date_field : str, optional
-        End-date field of the temporary-use layer; wins over
-        ``layer_params.end_date_field``; None finds the usual names.
     layer_crs : str, optional
         CRS to assume for layers without one.
     layer_params : LayerParams, optional
@@ -101,7 +98,7 @@ def property_table(geoms, paths: dict, acrs, *, after, bbox, end_date_field: str
     _temporary_columns(table, n)
     layer = _read("temporary", paths, acrs, bbox, layer_crs, params, info)
     if layer is not None:
-        field = end_date_field or params.end_date_field or first_field(layer.columns, END_DATE_FIELDS)
+        field = params.end_date_field or first_field(layer.columns, END_DATE_FIELDS)
         ends = dates_column(layer, field or "end_date", path=paths["temporary"], parse=parse_date)
         info["temporary"]["end_date_field"] = field
         _fill_temporary(table, geoms, layer, ends, after, info["temporary"]["name_field"] or None)

@@ -59,6 +59,27 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
+def _township_row(name: str, code: str, g: pd.DataFrame) -> dict:
+    """Counts and areas (m²) of one township's patches, by label and by farmland class."""
+    row = {"township": name, "township_code": code, "patches": len(g), "area_m2": float(g["area_m2"].sum())}
+    for lab in LABELS:
+        sel = g["label"] == lab
+        row[f"patches_{lab}"] = int(sel.sum())
+        row[f"area_{lab}_m2"] = float(g.loc[sel, "area_m2"].sum())
+    illegal = g["label"].isin(ILLEGAL_LABELS)
+    built = ~g["label"].isin(NOT_CONSTRUCTION_LABELS)
+    government = g["label"] == "government_project"
+    row["farmland_m2"] = float(g.loc[built, "farmland_m2"].sum())
+    for farm_code in FARMLAND_CLASSES:
+        row[f"farmland_{farm_code}_m2"] = float(g.loc[built, f"farmland_{farm_code}_m2"].sum())
+    row["farmland_illegal_m2"] = float(g.loc[illegal, "farmland_m2"].sum())
+    row["basic_farmland_m2"] = float(g.loc[built, "basic_farmland_m2"].sum())
+    row["basic_farmland_illegal_m2"] = float(g.loc[illegal, "basic_farmland_m2"].sum())
+    row["farmland_government_m2"] = float(g.loc[government, "farmland_m2"].sum())
+    row["farmland_key_project_m2"] = float(g.loc[government & g["key_project"], "farmland_m2"].sum())
+    return row
+
+
 def township_stats(
     patches: pd.DataFrame,
     *,
@@ -100,28 +121,8 @@ def township_stats(
     p["key_project"] = p["key_project"].fillna(False).astype(bool) if "key_project" in p else False
     p["township"] = p["township"].fillna("").replace("", "（无街道）")
     p["township_code"] = p["township_code"].fillna("").astype(str)
-    rows = []
-    for (name, code), g in list(p.groupby(["township", "township_code"], sort=True)) + [
-        (("合计", ""), p)
-    ]:
-        row = {"township": name, "township_code": code, "patches": len(g),
-               "area_m2": float(g["area_m2"].sum())}
-        for lab in LABELS:
-            sel = g["label"] == lab
-            row[f"patches_{lab}"] = int(sel.sum())
-            row[f"area_{lab}_m2"] = float(g.loc[sel, "area_m2"].sum())
-        illegal = g["label"].isin(ILLEGAL_LABELS)
-        built = ~g["label"].isin(NOT_CONSTRUCTION_LABELS)
-        government = g["label"] == "government_project"
-        row["farmland_m2"] = float(g.loc[built, "farmland_m2"].sum())
-        for code in FARMLAND_CLASSES:
-            row[f"farmland_{code}_m2"] = float(g.loc[built, f"farmland_{code}_m2"].sum())
-        row["farmland_illegal_m2"] = float(g.loc[illegal, "farmland_m2"].sum())
-        row["basic_farmland_m2"] = float(g.loc[built, "basic_farmland_m2"].sum())
-        row["basic_farmland_illegal_m2"] = float(g.loc[illegal, "basic_farmland_m2"].sum())
-        row["farmland_government_m2"] = float(g.loc[government, "farmland_m2"].sum())
-        row["farmland_key_project_m2"] = float(g.loc[government & g["key_project"], "farmland_m2"].sum())
-        rows.append(row)
+    groups = list(p.groupby(["township", "township_code"], sort=True)) + [(("合计", ""), p)]
+    rows = [_township_row(name, code, g) for (name, code), g in groups]
     table = pd.DataFrame(rows)
     areas = [c for c in table.columns if c.endswith("_m2")]
     table[areas] = table[areas].round(2)

@@ -9,7 +9,7 @@ from .options import (
     min_share_opt,
     overwrite_opt,
     parallel_opts,
-    show_progress,
+    settings_from,
     target_opt,
 )
 
@@ -22,15 +22,13 @@ from .options import (
 @parallel_opts
 @overwrite_opt
 @click.pass_context
-def batch_cmd(ctx, manifest, min_area, target, min_share, window_size, workers, scheduler, resume,
-              overwrite):
+def batch_cmd(ctx, manifest, overwrite, **kwargs):
     """Run every pair listed in MANIFEST (CSV: before, after, output[, layers, after_date, ...])."""
     from ..batch import run_batch
     from ..errors import WeipianError
 
-    summary = run_batch(manifest, overwrite=overwrite, progress=show_progress(ctx), min_area=min_area,
-                        target=target, min_share=min_share, window_size=window_size,
-                        workers=workers, scheduler=scheduler, resume=resume)
+    detect, judge, execution = settings_from(ctx, kwargs, "detect", "judge", "execution")
+    summary = run_batch(manifest, overwrite=overwrite, detect=detect, judge=judge, execution=execution)
     failed = [s for s in summary if s["status"] != "ok"]
     for s in summary:
         click.echo(f"{s['status']:6s} {s['output']}: "

@@ -9,12 +9,11 @@ from .options import (
     bands_opt,
     before_date_opt,
     change_opts,
-    change_params_from,
     input_opts,
     min_area_opt,
     overwrite_opt,
     parallel_opts,
-    show_progress,
+    settings_from,
     target_opt,
 )
 
@@ -33,24 +32,19 @@ from .options import (
 @input_opts
 @overwrite_opt
 @click.pass_context
-def detect_cmd(ctx, before, after, output, bands, min_area, target, before_date, after_date,
-               window_size, workers, scheduler, resume, crs, min_overlap, clouds, mask_before,
-               mask_after, overwrite, **kwargs):
+def detect_cmd(ctx, before, after, output, overwrite, **kwargs):
     """Find patches of new construction between BEFORE and AFTER."""
+    from dataclasses import replace
     from pathlib import Path
 
     from ..engine.scheduler import WorkFolder
     from ..io import check_output
     from ..workflows import detect, write_patches
 
-    check_output(output, overwrite=overwrite or resume)
+    settings, execution = settings_from(ctx, kwargs, "detect", "execution")
+    check_output(output, overwrite=overwrite or execution.resume)
     work = Path(output).with_name(Path(output).name + ".work")
-    frame = detect(before, after, bands=bands, min_area=min_area, target=target,
-                   params=change_params_from(kwargs),
-                   before_date=before_date, after_date=after_date, window_size=window_size,
-                   workers=workers, scheduler=scheduler, work_dir=work, resume=resume,
-                   progress=show_progress(ctx), crs=crs, min_overlap=min_overlap, clouds=clouds,
-                   mask_before=mask_before, mask_after=mask_after)
+    frame = detect(before, after, settings, execution=replace(execution, work_dir=str(work)))
     write_patches(frame, output, overwrite=True)
     WorkFolder(work).clear()
     info = frame.attrs["weipian"]

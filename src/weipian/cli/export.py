@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import delivery_opts
+from .options import delivery_opts, settings_from
 
 
 @click.command("export")
@@ -13,11 +13,12 @@ from .options import delivery_opts
 @click.option("--before", type=click.Path(), default=None, help="Before epoch (for chips and the map).")
 @click.option("--after", type=click.Path(), default=None, help="After epoch (for chips and the map).")
 @delivery_opts
-def export_cmd(judged, output, before, after, route, encoding, line, strict_line, chips):
+@click.pass_context
+def export_cmd(ctx, judged, output, before, after, **kwargs):
     """Write patch lists, township statistics, chips and report.html from JUDGED."""
     from ..workflows import deliver, read_patches
 
+    (settings,) = settings_from(ctx, kwargs, "deliver")
     frame = read_patches(judged)
-    written = deliver(frame, output, before=before, after=after, encoding=encoding, route=route,
-                      line=line, strict_line=strict_line, chips=chips)
+    written = deliver(frame, output, before=before, after=after, settings=settings)
     click.echo(f"{len(frame)} patches exported to {output}: " + ", ".join(sorted(written)))

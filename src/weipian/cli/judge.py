@@ -9,12 +9,12 @@ from .options import (
     batch_opt,
     layer_crs_opt,
     layer_override_opts,
-    layer_params_from,
     layer_params_opts,
     layers_opt,
     min_share_opt,
     overrides_from,
     overwrite_opt,
+    settings_from,
 )
 
 
@@ -29,16 +29,16 @@ from .options import (
 @batch_opt
 @layer_crs_opt
 @overwrite_opt
-def judge_cmd(patches, layers_dir, output, after_date, min_share, batch, layer_crs,
-              overwrite, **kwargs):
+@click.pass_context
+def judge_cmd(ctx, patches, layers_dir, output, overwrite, **kwargs):
     """Overlay PATCHES with the reference layers and label each one."""
     from ..io import check_output
     from ..workflows import judge, write_patches
 
     check_output(output, overwrite=overwrite)
-    frame = judge(patches, layers=layers_dir, overrides=overrides_from(kwargs), after_date=after_date,
-                  min_share=min_share, layer_params=layer_params_from(kwargs), batch=batch,
-                  layer_crs=layer_crs)
+    overrides = overrides_from(kwargs)
+    (settings,) = settings_from(ctx, kwargs, "judge")
+    frame = judge(patches, layers=layers_dir, overrides=overrides, settings=settings)
     write_patches(frame, output, overwrite=overwrite)
     counts = frame["label"].value_counts().to_dict()
     click.echo(f"{len(frame)} patches judged into {output}: "

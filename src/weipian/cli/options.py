@@ -86,18 +86,6 @@ def layer_params_opts(func):
     return func
 
 
-def layer_params_from(kwargs):
-    """Pop the layer options from ``kwargs`` into a :class:`weipian.params.LayerParams`."""
-    from ..errors import WeipianError
-    from ..params import LayerParams, parse_name_fields
-
-    try:
-        names = parse_name_fields(kwargs.pop("name_field"))
-    except ValueError as exc:
-        raise WeipianError(str(exc)) from None
-    return LayerParams(farmland_where=kwargs.pop("farmland_where"), name_fields=names,
-                       end_date_field=kwargs.pop("end_date_field"), key_field=kwargs.pop("key_field"),
-                       key_projects=kwargs.pop("key_projects"))
 batch_opt = click.option(
     "--batch", default=None, help="Batch name in patch ids (default: after date's quarter, 2024Q2).",
 )
@@ -208,11 +196,47 @@ def change_opts(func):
     return func
 
 
-def change_params_from(kwargs):
-    """Pop the change options from ``kwargs`` into a :class:`weipian.params.ChangeParams`."""
-    from ..params import ChangeParams
+def settings_from(ctx, kwargs: dict, *steps: str) -> tuple:
+    """Pop the settings options from ``kwargs`` into the settings objects of ``steps``.
 
-    veto = kwargs.pop("vegetation_ndvi")
-    if kwargs.pop("no_vegetation_veto"):
-        veto = None
-    return ChangeParams(model=kwargs.pop("model"), threshold=kwargs.pop("threshold"), vegetation_ndvi=veto)
+    The options are named as the fields of :mod:`weipian.settings` (``--min-area``
+    is ``min_area``), so the command line, the settings file (through click's
+    ``default_map``) and Python build the same objects. Two options are spelled
+    for the shell: ``--name-field LAYER=FIELD`` (repeatable) fills
+    ``name_fields``, and ``--no-vegetation-veto`` sets ``vegetation_ndvi`` to None.
+
+    Parameters
+    ----------
+    ctx : click.Context
+        For ``progress`` (bars on an interactive terminal unless ``-q``).
+    kwargs : dict
+        The command's keyword arguments; the settings options are removed.
+    *steps : str
+        ``detect``, ``judge``, ``deliver``, ``execution``.
+
+    Returns
+    -------
+    tuple
+        The settings objects, in the order of ``steps``.
+    """
+    from ..errors import WeipianError
+    from ..settings import parse_name_fields, resolve, settings_fields
+
+    options = {}
+    if "name_field" in kwargs:
+        try:
+            options["name_fields"] = parse_name_fields(kwargs.pop("name_field"))
+        except ValueError as exc:
+            raise WeipianError(str(exc)) from None
+    if kwargs.pop("no_vegetation_veto", False):
+        kwargs["vegetation_ndvi"] = None
+    if "execution" in steps:
+        options["progress"] = show_progress(ctx)
+    owners = settings_fields()
+    for name in list(kwargs):
+        if name in owners:
+            options[name] = kwargs.pop(name)
+    try:
+        return resolve(options, **{step: None for step in steps})
+    except ValueError as exc:
+        raise WeipianError(str(exc)) from None

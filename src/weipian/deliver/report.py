@@ -105,73 +105,17 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     obscured : dict, optional
         ``area_m2`` and ``by_township_m2`` of clouds, shadows and masks.
     stretch : dict, optional
-        From :func:`weipian.chips.epoch_stretch`; computed when not given.
+        From :func:`weipian.deliver.chips.epoch_stretch`; computed when not given.
 
     Returns
     -------
     Path
     """
-    from ..stats import STAT_COLUMNS_ZH
-
     overview, transform, step = _overview(after, before, stretch=stretch)
-    inv = ~transform
-
-    def to_px(x, y):
-        col, row = inv * (x, y)
-        return np.asarray(col) / step, np.asarray(row) / step
-
-    geoms = patches.to_crs(patches.crs).geometry
-    features = []
-    for i, (geom, row) in enumerate(zip(geoms, patches.itertuples(index=False))):
-        fields = {k: getattr(row, k) for k in _FIELDS if hasattr(row, k)}
-        fields = {k: (round(float(v), 2) if isinstance(v, (float, np.floating)) else str(v))
-                  for k, v in fields.items()}
-        chip = chips.get(str(row.patch_id)) if chips else None
-        if chip and len(patches) <= embed_chips:
-            chip_src = _png_data_uri(chip)
-        elif chip:  # many patches: link the chips folder beside the report
-            chip_src = Path(chip).relative_to(Path(path).parent).as_posix()
-        else:
-            chip_src = ""
-        features.append({"i": i, "label": str(row.label), "township": str(row.township),
-                         "d": _svg_path(geom, to_px), "fields": fields, "chip": chip_src})
+    features = _map_features(patches, transform, step, chips=chips, embed_chips=embed_chips,
+                             report_dir=Path(path).parent)
     h, w = overview.shape[:2]
-
-    # summary by label
-    summary_rows = []
-    for lab in LABELS:
-        sel = patches["label"] == lab
-        summary_rows.append((lab, LABELS_ZH[lab], int(sel.sum()), float(patches.loc[sel, "area_m2"].sum())))
-    total_n, total_area = len(patches), float(patches["area_m2"].sum())
     esc = html.escape
-    summary_html = "".join(
-        f'<tr><td><span class="sw" style="background:{LABEL_COLOURS[lab]}"></span>{esc(zh)}</td>'
-        f'<td class="n" data-label="{lab}">{n}</td><td class="n">{a:,.1f}</td>'
-        f'<td class="n">{a / (10000 / 15):,.2f}</td></tr>'
-        for lab, zh, n, a in summary_rows)
-    summary_html += (f'<tr class="total"><td>合计</td><td class="n" id="total-patches">{total_n}</td>'
-                     f'<td class="n" id="total-area">{total_area:,.1f}</td>'
-                     f'<td class="n">{total_area / (10000 / 15):,.2f}</td></tr>')
-    stat_cols = ["rank", "township", "township_code", "patches", "farmland_m2", "farmland_illegal_m2",
-                 "basic_farmland_m2", "basic_farmland_illegal_m2", "ratio", "ratio_deducted", "over_line",
-                 "over_strict_line"]
-
-    def cell(col, v):
-        if col == "rank":
-            return str(v) if v else ""
-        if col.startswith("ratio"):
-            return "—" if v != v else f"{v:.1%}"
-        if isinstance(v, (bool, np.bool_)):
-            return "是" if v else ""
-        if isinstance(v, float):
-            return f"{v:,.1f}"
-        return esc(str(v))
-
-    stats_html = "<tr>" + "".join(f"<th>{esc(STAT_COLUMNS_ZH[c])}</th>" for c in stat_cols) + "</tr>"
-    for row in stats.itertuples(index=False):
-        cls = ' class="over"' if getattr(row, "over_line") else ""
-        cells = "".join(f"<td>{cell(c, getattr(row, c))}</td>" for c in stat_cols)
-        stats_html += f"<tr{cls}>{cells}</tr>"
     townships = sorted({str(t) for t in patches["township"]})
     options = "".join(f'<option value="{esc(t)}">{esc(t)}</option>' for t in townships)
     label_boxes = "".join(
@@ -179,16 +123,10 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         f'<span class="sw" style="background:{LABEL_COLOURS[lab]}"></span>{esc(LABELS_ZH[lab])}</label> '
         for lab in LABELS)
     chart = f'<img alt="违法占耕比" src="{_png_data_uri(chart_png)}">' if chart_png else ""
-    hidden = ""
-    if obscured and obscured.get("area_m2"):
-        towns = "；".join(f"{esc(str(k))} {v:,.0f} m²" for k, v in obscured.get("by_township_m2", {}).items())
-        hidden = (f'<p id="obscured">云、阴影及掩膜遮挡面积 Obscured by clouds, shadows and masks: '
-                  f'{obscured["area_m2"]:,.0f} m² — 其下可能有未发现的图斑 (patches may be hidden there). '
-                  f'{towns}</p>')
     info = esc(json.dumps(run_info or {}, ensure_ascii=False, default=str)[:2000])
     page = _TEMPLATE.format(
-        base_css=BASE_CSS, title=esc(title), summary=summary_html, obscured=hidden, stats=stats_html,
-        chart=chart, options=options,
+        base_css=BASE_CSS, title=esc(title), summary=_summary_rows(patches),
+        obscured=_obscured_note(obscured), stats=_stats_rows(stats), chart=chart, options=options,
         labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
         data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
     )
@@ -301,3 +239,84 @@ path.patch.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
 }})();
 </script></body></html>
 """
+
+
+def _map_features(patches, transform, step: int, *, chips, embed_chips: int, report_dir: Path) -> list:
+    """One dict per patch for the map script: label, township, SVG path, fields, chip."""
+    inv = ~transform
+
+    def to_px(x, y):
+        col, row = inv * (x, y)
+        return np.asarray(col) / step, np.asarray(row) / step
+
+    features = []
+    for i, (geom, row) in enumerate(zip(patches.geometry, patches.itertuples(index=False))):
+        fields = {k: getattr(row, k) for k in _FIELDS if hasattr(row, k)}
+        fields = {k: (round(float(v), 2) if isinstance(v, (float, np.floating)) else str(v))
+                  for k, v in fields.items()}
+        chip = chips.get(str(row.patch_id)) if chips else None
+        if chip and len(patches) <= embed_chips:
+            chip_src = _png_data_uri(chip)
+        elif chip:  # many patches: link the chips folder beside the report
+            chip_src = Path(chip).relative_to(report_dir).as_posix()
+        else:
+            chip_src = ""
+        features.append({"i": i, "label": str(row.label), "township": str(row.township),
+                         "d": _svg_path(geom, to_px), "fields": fields, "chip": chip_src})
+    return features
+
+
+def _summary_rows(patches) -> str:
+    """Table rows of patches and area (m², 亩) by label, with a total."""
+    esc = html.escape
+    out = ""
+    for lab in LABELS:
+        sel = patches["label"] == lab
+        n, a = int(sel.sum()), float(patches.loc[sel, "area_m2"].sum())
+        out += (f'<tr><td><span class="sw" style="background:{LABEL_COLOURS[lab]}"></span>'
+                f'{esc(LABELS_ZH[lab])}</td><td class="n" data-label="{lab}">{n}</td>'
+                f'<td class="n">{a:,.1f}</td><td class="n">{a / (10000 / 15):,.2f}</td></tr>')
+    total_n, total_area = len(patches), float(patches["area_m2"].sum())
+    return out + (f'<tr class="total"><td>合计</td><td class="n" id="total-patches">{total_n}</td>'
+                  f'<td class="n" id="total-area">{total_area:,.1f}</td>'
+                  f'<td class="n">{total_area / (10000 / 15):,.2f}</td></tr>')
+
+
+_STAT_COLUMNS = ["rank", "township", "township_code", "patches", "farmland_m2", "farmland_illegal_m2",
+                 "basic_farmland_m2", "basic_farmland_illegal_m2", "ratio", "ratio_deducted", "over_line",
+                 "over_strict_line"]
+
+
+def _stat_cell(col: str, v) -> str:
+    if col == "rank":
+        return str(v) if v else ""
+    if col.startswith("ratio"):
+        return "—" if v != v else f"{v:.1%}"
+    if isinstance(v, (bool, np.bool_)):
+        return "是" if v else ""
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    return html.escape(str(v))
+
+
+def _stats_rows(stats) -> str:
+    """The township table: a header row and one row per township (over the line marked)."""
+    from ..stats import STAT_COLUMNS_ZH
+
+    out = "<tr>" + "".join(f"<th>{html.escape(STAT_COLUMNS_ZH[c])}</th>" for c in _STAT_COLUMNS) + "</tr>"
+    for row in stats.itertuples(index=False):
+        cls = ' class="over"' if getattr(row, "over_line") else ""
+        cells = "".join(f"<td>{_stat_cell(c, getattr(row, c))}</td>" for c in _STAT_COLUMNS)
+        out += f"<tr{cls}>{cells}</tr>"
+    return out
+
+
+def _obscured_note(obscured: dict | None) -> str:
+    """The paragraph on area hidden by clouds, shadows and masks (empty where none)."""
+    if not (obscured and obscured.get("area_m2")):
+        return ""
+    esc = html.escape
+    towns = "；".join(f"{esc(str(k))} {v:,.0f} m²" for k, v in obscured.get("by_township_m2", {}).items())
+    return (f'<p id="obscured">云、阴影及掩膜遮挡面积 Obscured by clouds, shadows and masks: '
+            f'{obscured["area_m2"]:,.0f} m² — 其下可能有未发现的图斑 (patches may be hidden there). '
+            f'{towns}</p>')

@@ -33,7 +33,7 @@ class PairModel:
     ----------
     shift : (float, float)
         ``(dy, dx)`` pixels applied to the after epoch (see
-        :func:`weipian.change.apply_shift`).
+        :func:`weipian.raster.register.apply_shift`).
     gain, offset : tuple of float
         Per band, ``after = gain * before + offset``.
     noise : tuple of float
@@ -133,7 +133,7 @@ def estimate_pair_model(reader, *, crop: int = 1024,
         Side of the central window used for the shift.
     workers : int, optional
         Threads reading the samples (default: all cores).
-    clouds : weipian.clouds.CloudParams, optional
+    clouds : weipian.raster.clouds.CloudParams, optional
         Leave clouds and shadows out of the normalisation and noise samples.
     resolution_m : float
         Pixel size in metres (for the cloud detector).

@@ -38,7 +38,7 @@ class MaskSettings:
 
     Attributes
     ----------
-    clouds : weipian.clouds.CloudParams or None
+    clouds : weipian.raster.clouds.CloudParams or None
         Detect clouds and shadows in both epochs (None: do not).
     resolution_m : float
         Pixel size in metres.

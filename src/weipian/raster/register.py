@@ -75,39 +75,15 @@ def estimate_shift(
     >>> round(dy, 1), round(dx, 1)
     (-1.5, 0.5)
     """
-    ref = reference.mean(axis=0) if reference.ndim == 3 else reference
-    mov = moving.mean(axis=0) if moving.ndim == 3 else moving
-    window = _central_crop(ref.shape, max_size)
-    ref = np.asarray(ref[window], dtype=np.float64)
-    mov = np.asarray(mov[window], dtype=np.float64)
-    if valid is not None:
-        ok = valid[window]
-        if ok.sum() < 64:
-            return 0.0, 0.0
-        ref = np.where(ok, ref, ref[ok].mean())
-        mov = np.where(ok, mov, mov[ok].mean())
-    if ref.std() == 0 or mov.std() == 0 or min(ref.shape) < 16:
+    crops = _prepared_crops(reference, moving, valid, max_size)
+    if crops is None:
         return 0.0, 0.0
-    # Hann window against edge effects of the periodic FFT.
-    hann = np.outer(np.hanning(ref.shape[0]), np.hanning(ref.shape[1]))
-    f_ref = np.fft.fft2((ref - ref.mean()) * hann)
-    f_mov = np.fft.fft2((mov - mov.mean()) * hann)
-    cross = f_ref * np.conj(f_mov)
-    cross /= np.maximum(np.abs(cross), 1e-12)
-    surface = np.fft.fftshift(np.real(np.fft.ifft2(cross)))
-    cy, cx = surface.shape[0] // 2, surface.shape[1] // 2
+    ref, mov = crops
     r = int(np.ceil(max_shift))
-    sub = surface[cy - r: cy + r + 1, cx - r: cx + r + 1]
-    py, px = np.unravel_index(np.argmax(sub), sub.shape)
-    py, px = py + cy - r, px + cx - r
-    # A true misregistration gives one sharp peak; a peak that barely rises
-    # above the surface's spread is change or texture, not a shift.
-    spread = _robust_spread(surface.ravel())
-    if surface[py, px] < min_peak * spread:
+    cross, peak = _phase_correlation_peak(ref, mov, r, min_peak)
+    if peak is None:
         return 0.0, 0.0
-
-    coarse = np.array([py - cy, px - cx], dtype=np.float64)
-    dy, dx = _refine_peak(cross, coarse, upsample_factor)
+    dy, dx = _refine_peak(cross, np.asarray(peak, dtype=np.float64), upsample_factor)
     # the sub-pixel refinement may drift past the search bound on a peak at its edge: keep the bound
     dy, dx = (float(np.clip(v, -max_shift, max_shift)) for v in (dy, dx))
     # Periodic scenes (rows of houses, greenhouses) give secondary peaks: keep
@@ -118,6 +94,44 @@ def estimate_shift(
     if _correlation(ref[inner], moved[inner]) <= _correlation(ref[inner], mov[inner]):
         return 0.0, 0.0
     return float(dy), float(dx)
+
+
+def _prepared_crops(reference, moving, valid, max_size: int):
+    """Band-means of the central crop of both epochs, invalid pixels filled; None if too little to tell."""
+    ref = reference.mean(axis=0) if reference.ndim == 3 else reference
+    mov = moving.mean(axis=0) if moving.ndim == 3 else moving
+    window = _central_crop(ref.shape, max_size)
+    ref = np.asarray(ref[window], dtype=np.float64)
+    mov = np.asarray(mov[window], dtype=np.float64)
+    if valid is not None:
+        ok = valid[window]
+        if ok.sum() < 64:
+            return None
+        ref = np.where(ok, ref, ref[ok].mean())
+        mov = np.where(ok, mov, mov[ok].mean())
+    if ref.std() == 0 or mov.std() == 0 or min(ref.shape) < 16:
+        return None
+    return ref, mov
+
+
+def _phase_correlation_peak(ref: np.ndarray, mov: np.ndarray, r: int, min_peak: float):
+    """Normalised cross-power spectrum and its peak (dy, dx) within ``r`` pixels, or None if weak."""
+    # Hann window against edge effects of the periodic FFT.
+    hann = np.outer(np.hanning(ref.shape[0]), np.hanning(ref.shape[1]))
+    f_ref = np.fft.fft2((ref - ref.mean()) * hann)
+    f_mov = np.fft.fft2((mov - mov.mean()) * hann)
+    cross = f_ref * np.conj(f_mov)
+    cross /= np.maximum(np.abs(cross), 1e-12)
+    surface = np.fft.fftshift(np.real(np.fft.ifft2(cross)))
+    cy, cx = surface.shape[0] // 2, surface.shape[1] // 2
+    sub = surface[cy - r: cy + r + 1, cx - r: cx + r + 1]
+    py, px = np.unravel_index(np.argmax(sub), sub.shape)
+    py, px = py + cy - r, px + cx - r
+    # A true misregistration gives one sharp peak; a peak that barely rises
+    # above the surface's spread is change or texture, not a shift.
+    if surface[py, px] < min_peak * _robust_spread(surface.ravel()):
+        return cross, None
+    return cross, (py - cy, px - cx)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:

@@ -12,7 +12,7 @@ expired temporary-use approvals, government projects and other land, so
 their correct label is known by construction, and the six reference layers
 are written to match.
 
-Run ``python -m weipian.data DIR`` to write the sample batch.
+Run ``python -m weipian.testing.scenes DIR`` to write the sample batch.
 """
 
 from __future__ import annotations
@@ -698,14 +698,14 @@ def write_large_pair(scene: Scene, directory: str | Path, side: int, *, block: i
 
 
 def sample_paths(directory: str | Path = "sample_data") -> dict[str, Path]:
-    """Paths of the sample batch written by ``python -m weipian.data``."""
+    """Paths of the sample batch written by ``python -m weipian.testing.scenes``."""
     d = Path(directory)
     return {"before": d / "before.tif", "after": d / "after.tif", "layers": d / "layers",
             "truth": d / "truth.gpkg"}
 
 
 def main(argv=None) -> None:
-    """Write the sample batch: ``python -m weipian.data DIR [--size N] [--seed S]``."""
+    """Write the sample batch: ``python -m weipian.testing.scenes DIR [--size N] [--seed S]``."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("directory")
     parser.add_argument("--size", type=int, default=1000)

@@ -1,0 +1,23 @@
+"""Path-in, path-out workflows: the guts of the ``weipian`` commands minus the option parsing.
+
+=================  =========================================================
+module             workflow
+=================  =========================================================
+``detection``      :func:`detect`: two epochs in, patches out
+``judgement``      :func:`judge`: patches overlaid with the layers, labelled
+``delivery``       :func:`deliver`: lists, statistics, chips, report
+``pipeline``       :func:`run`: all three into a folder, with ``run.json``
+=================  =========================================================
+
+They work on named files and return GeoDataFrames, for notebooks and other
+tools; each takes its settings object (:mod:`weipian.settings`) and any of
+its fields by name.
+"""
+
+from ..patch_files import read_patches, write_patches
+from .delivery import deliver
+from .detection import detect
+from .judgement import judge
+from .pipeline import run
+
+__all__ = ["detect", "judge", "deliver", "run", "read_patches", "write_patches"]

@@ -1,0 +1,94 @@
+"""``deliver``: what analysts and field crews take away, written from the judged patches."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+
+from ..io import atomic_path
+from ..settings import DeliverSettings, resolve
+
+__all__ = ["deliver"]
+
+
+def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands: str | None = None,
+            settings: DeliverSettings | None = None, **options) -> dict:
+    """Write what analysts and field crews take away.
+
+    ``patches.xlsx``, ``patches.csv``, ``patches.shp``, ``patches.kml``,
+    ``patches.geojson`` (see :mod:`weipian.deliver.lists`), ``townships.csv``
+    and ``townships.png`` (see :mod:`weipian.stats`) and, when the epochs are
+    given, ``chips/<patch_id>.png`` and ``report.html``.
+
+    Parameters
+    ----------
+    judged : GeoDataFrame
+        From :func:`weipian.judge`.
+    output : str or Path
+        Output folder.
+    before, after : str or Path, optional
+        The epochs, for chips and the report map.
+    bands : str, optional
+        Band roles of the epochs (as for detection).
+    settings : DeliverSettings, optional
+        Chips, Shapefile encoding, route, the lines of 违法占耕比.
+    **options
+        Any field of :class:`~weipian.settings.DeliverSettings` by name
+        (``chips=False``); wins over ``settings``.
+
+    Returns
+    -------
+    dict
+        Name to path of everything written.
+    """
+    from ..deliver.lists import export_patches
+    from ..stats import township_stats
+
+    (settings,) = resolve(options, deliver=settings)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    stats = township_stats(judged, line=settings.line, strict_line=settings.strict_line)
+    if settings.route:
+        from ..deliver.route import route_order
+
+        judged = judged.copy()
+        judged.insert(1, "visit_order", route_order(judged))
+    written = export_patches(judged, output, stats=stats, encoding=settings.encoding)
+    written.update(_township_files(stats, output, settings))
+    if before is not None and after is not None:
+        written.update(_evidence(judged, stats, output, before, after, bands, settings,
+                                 chart_png=written["townships_png"]))
+    return written
+
+
+def _township_files(stats, output: Path, settings: DeliverSettings) -> dict:
+    """``townships.csv`` and the 违法占耕比 chart ``townships.png``."""
+    from ..stats import plot_ratio
+
+    with atomic_path(output / "townships.csv") as tmp:
+        stats.to_csv(tmp, index=False, encoding="utf-8-sig")
+    with atomic_path(output / "townships.png") as tmp:
+        with warnings.catch_warnings():  # no CJK font installed: boxes, not an error
+            warnings.filterwarnings("ignore", message="Glyph .* missing")
+            plot_ratio(stats, tmp, line=settings.line, strict_line=settings.strict_line)
+    return {"townships_csv": output / "townships.csv", "townships_png": output / "townships.png"}
+
+
+def _evidence(judged, stats, output: Path, before, after, bands, settings: DeliverSettings, *,
+              chart_png) -> dict:
+    """Before/after chips of every patch and ``report.html``, from one stretch of each epoch."""
+    from ..deliver.chips import epoch_stretch, make_chips
+    from ..deliver.report import write_report
+    from ..io import PairReader, PairSpec
+
+    with PairReader(PairSpec(str(before), str(after), bands)) as reader:
+        stretch = epoch_stretch(reader)  # once, for chips and report alike
+    chip_paths = (make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch)
+                  if settings.chips else {})
+    info = judged.attrs.get("weipian", {})
+    report = write_report(judged, stats, output / "report.html", before=before, after=after,
+                          chips=chip_paths, chart_png=chart_png, run_info=info.get("dates"),
+                          obscured=info.get("obscured"), stretch=stretch)
+    return {"chips": output / "chips", "report": report}
