@@ -27,13 +27,19 @@ demo: $(STAMP) sample_data/.stamp
 		--layers sample_data/layers -o out/demo
 	@echo "demo written to out/demo"
 
-# Headless Chromium (and CJK fonts) for the report's browser test, where missing.
+# Headless Chromium and CJK fonts (townships.png, and the browser test's glyph check), where missing.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    $$SUDO apt-get update -q >/dev/null && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-noto-cjk >/dev/null; } || \
 	  echo "chromium could not be installed; the browser test will be skipped"
+	@ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q fonts-noto-cjk >/dev/null || \
+	    { $$SUDO apt-get update -q >/dev/null && \
+	      DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q fonts-noto-cjk >/dev/null; }; } || \
+	  echo "fonts-noto-cjk could not be installed; townships.png will not be drawn (townships.svg is)"
 
 # Debian's PostgreSQL server and PostGIS, for the ledger tests on the PostGIS back end, where missing.
 # The tests start their own throw-away server on localhost; nothing is configured system-wide.
@@ -52,8 +58,10 @@ test: $(STAMP) sample_data/.stamp browser postgis
 
 bench: $(STAMP)
 	$(PY) benchmarks/real.py --lodo out/models
+	$(PY) benchmarks/false_alarms.py
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/batch.py
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"
@@ -64,11 +72,16 @@ clean:
 	rm -rf $(VENV) out sample_data/*.tif sample_data/layers sample_data/.stamp
 
 # The default change model, exactly as shipped: trained on ../shared/realdata/train
-# (held-out pairs left out, see src/weipian/learn/recipe.py), then copied into the package.
+# (held-out pairs, building tiles and land-cover tiles left out, see src/weipian/learn/recipe.py
+# and src/weipian/learn/landcover.py), thresholds calibrated on the validation pairs and seasonal
+# pairs (src/weipian/learn/calibrate.py), then copied into the package. Resumable: run it again
+# after an interruption and it continues from out/models/default/last.pt.
 REALDATA ?= ../shared/realdata
+MODEL_STEPS ?= 5000
 model: $(STAMP)
 	$(VENV)/bin/weipian train out/models/default --data $(REALDATA)/train \
-		--buildings $(REALDATA)/train/buildings --steps 3000 --batch 8 --seed 0 --resume
+		--buildings $(REALDATA)/train/buildings --landcover $(REALDATA)/train/landcover \
+		--arch lean --steps $(MODEL_STEPS) --batch 16 --val-every 500 --seed 0 --resume
 	cp out/models/default/model.onnx out/models/default/weights.pt out/models/default/model_card.json \
 		src/weipian/learn/default/
 
@@ -76,10 +89,11 @@ model: $(STAMP)
 # (the model card's figures: levir_cd with the defaults, the others with LODO_STEPS=250 LODO_VAL=125)
 LODO_STEPS ?= 600
 LODO_VAL ?= 200
-LODO_SETS ?= levir_cd dsifn oscd whu_cd
+LODO_SETS ?= levir_cd dsifn oscd whu_cd pak_houses
 lodo: $(STAMP)
 	for ds in $(LODO_SETS); do \
 		$(VENV)/bin/weipian train out/models/lodo_$$ds --data $(REALDATA)/train \
-			--buildings $(REALDATA)/train/buildings --leave-out $$ds --steps $(LODO_STEPS) \
+			--buildings $(REALDATA)/train/buildings --landcover $(REALDATA)/train/landcover \
+			--batch 16 --leave-out $$ds --steps $(LODO_STEPS) \
 			--val-every $(LODO_VAL) --seed 0 --resume || exit 1; \
 	done

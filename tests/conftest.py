@@ -30,6 +30,16 @@ def write_tif(path, array, *, crs="EPSG:4547", transform=ORIGIN, nodata=None, de
     return path
 
 
+def chromium_path() -> str:
+    """The headless Chromium to drive in browser tests; skips the test where there is none."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("no headless Chromium on this machine (make test installs Debian's chromium)")
+
+
 @pytest.fixture
 def runner():
     return CliRunner()

@@ -309,10 +309,13 @@ def test_date_forms_accepted(runner, tmp_path, form):
 
 
 def test_mixed_bit_depths_and_float_nan(runner, tmp_path):
-    b, _ = pair(tmp_path)
-    _, a8 = pair(tmp_path / ".." / tmp_path.name, dtype=np.uint16)
+    # a crop field and a bare field (a scene whose stretch means something, not one flat colour)
     rng = np.random.default_rng(2)
-    eight = (np.asarray(SPECTRA["crop"])[:, None, None] * 255 + rng.normal(0, 1, (4, 64, 64)))
+    field = np.broadcast_to(np.asarray(SPECTRA["crop"])[:, None, None], (4, 64, 64)).copy()
+    field[:, :, 40:] = np.asarray(SPECTRA["soil"])[:, None, None]
+    b = str(write_tif(tmp_path / "b16.tif", np.clip(field * 10000 + rng.normal(0, 60, field.shape), 1, None)
+                      .astype(np.uint16)))
+    eight = field * 255 + rng.normal(0, 0.4, field.shape)
     eight[:, 20:36, 20:36] = np.asarray(SPECTRA["concrete"])[:, None, None] * 255
     a8 = write_tif(tmp_path / "a8.tif", np.clip(eight, 1, 255).astype(np.uint8))
     fl = eight.astype(np.float32) / 255

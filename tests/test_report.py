@@ -1,12 +1,12 @@
 """Chips and the HTML report, checked in a real headless browser."""
 
 import re
-import shutil
 import subprocess
 
 import geopandas as gpd
 import numpy as np
 import pytest
+from conftest import chromium_path
 from PIL import Image
 
 import weipian
@@ -36,15 +36,8 @@ def test_visit_order_in_lists(delivered):
         assert sorted(g.visit_order) == list(range(1, len(g) + 1))
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    pytest.skip("no headless Chromium on this machine (make test installs Debian's chromium)")
-
-
 def _browser(args, tmp_path):
-    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+    base = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
     return subprocess.run(base + args, capture_output=True, text=True, timeout=120)

@@ -85,3 +85,7 @@ class WeipianWarning(UserWarning):
 
 class ResolutionWarning(WeipianWarning):
     """The imagery's pixel size lies outside the range the change model was trained on."""
+
+
+class PlausibilityWarning(WeipianWarning):
+    """A scene's flagged share is far beyond what one batch of new construction covers."""

@@ -179,11 +179,32 @@ def plot_ratio(stats: pd.DataFrame, path, *, line: float = 0.15, strict_line: fl
     plt.close(fig)
 
 
+#: CJK fonts matplotlib may find, in order of preference.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei", "Source Han Sans SC",
+             "Microsoft YaHei")
+
+
+def cjk_font() -> str | None:
+    """The first CJK font of :data:`CJK_FONTS` that matplotlib finds, or None."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in names), None)
+
+
 def _use_cjk_font(font_manager, plt) -> None:
-    """Use an installed CJK font when there is one (labels are Chinese)."""
-    for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei",
-                 "Source Han Sans SC", "Microsoft YaHei"):
-        if any(f.name == name for f in font_manager.fontManager.ttflist):
-            plt.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
-            break
+    """Use an installed CJK font (labels are Chinese).
+
+    Raises
+    ------
+    weipian.errors.WeipianError
+        If matplotlib finds none: the chart would draw every character as a box.
+    """
+    from .errors import WeipianError
+
+    name = cjk_font()
+    if name is None:
+        raise WeipianError("no CJK font for the township chart (Chinese would be drawn as boxes); install "
+                           "one, e.g. Debian's fonts-noto-cjk, or use townships.svg")
+    plt.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
     plt.rcParams["axes.unicode_minus"] = False

@@ -16,19 +16,23 @@ from .options import (
 
 @click.command("batch")
 @click.argument("manifest", type=click.Path())
+@click.option("--concurrent", type=click.IntRange(min=1), default=None,
+              help="Pairs at once on a local Dask cluster [default: the cores]; 1: one pair at a time, "
+              "its windows on all cores. With --scheduler tcp://…, the cluster's workers take the pairs.")
 @min_area_opt
 @target_opt
 @min_share_opt
 @parallel_opts
 @overwrite_opt
 @click.pass_context
-def batch_cmd(ctx, manifest, overwrite, **kwargs):
+def batch_cmd(ctx, manifest, overwrite, concurrent, **kwargs):
     """Run every pair listed in MANIFEST (CSV: before, after, output[, layers, after_date, ...])."""
     from ..batch import run_batch
     from ..errors import WeipianError
 
     detect, judge, execution = settings_from(ctx, kwargs, "detect", "judge", "execution")
-    summary = run_batch(manifest, overwrite=overwrite, detect=detect, judge=judge, execution=execution)
+    summary = run_batch(manifest, overwrite=overwrite, concurrent=concurrent, detect=detect, judge=judge,
+                        execution=execution)
     failed = [s for s in summary if s["status"] != "ok"]
     for s in summary:
         click.echo(f"{s['status']:6s} {s['output']}: "

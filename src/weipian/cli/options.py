@@ -185,13 +185,17 @@ threshold_opt = click.option("--threshold", type=click.FloatRange(0, 1, min_open
 vegetation_opt = click.option("--vegetation-ndvi", type=click.FloatRange(-1, 1), default=0.5,
                               show_default=True,
                               help="With NIR: after-epoch NDVI above this is vegetation, never construction.")
+quality_opt = click.option("--quality", type=click.Choice(["fast", "accurate"]), default="fast",
+                           show_default=True,
+                           help="fast: imagery finer than the model's working size (~1 m) averaged down; "
+                           "accurate: native resolution, four flips averaged (several times slower).")
 no_vegetation_opt = click.option("--no-vegetation-veto", is_flag=True,
                                  help="Do not use NIR vegetation evidence.")
 
 
 def change_opts(func):
-    """Add ``--model``, ``--threshold``, ``--vegetation-ndvi``, ``--no-vegetation-veto``."""
-    for opt in (no_vegetation_opt, vegetation_opt, threshold_opt, model_opt):
+    """Add ``--model``, ``--threshold``, ``--vegetation-ndvi``, ``--no-vegetation-veto``, ``--quality``."""
+    for opt in (quality_opt, no_vegetation_opt, vegetation_opt, threshold_opt, model_opt):
         func = opt(func)
     return func
 

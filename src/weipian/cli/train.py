@@ -11,6 +11,11 @@ import click
               help="Folder of labelled pairs (before/after/label per pair, manifest.csv with resolution_m).")
 @click.option("--buildings", type=click.Path(), default=None,
               help="Folder of building tiles (image + mask) to paste synthetic construction from.")
+@click.option("--landcover", type=click.Path(), default=None,
+              help="Folder of land-cover tiles (gid15/, loveda/) for synthetic seasonal pairs: farmland that "
+              "changes without being built.")
+@click.option("--arch", type=click.Choice(["lean", "unet"]), default="lean", show_default=True,
+              help="Network design (lean: stride-2 stem, separable blocks; unet: the 0.1 U-Net).")
 @click.option("--patches", type=click.Path(), default=None,
               help="Verified patches (GPKG/SHP) with a field-outcome column; needs --before and --after.")
 @click.option("--verified", "verified_manifest", type=click.Path(), default=None, metavar="MANIFEST",
@@ -36,8 +41,9 @@ import click
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads [default: all].")
 @click.option("--resume", is_flag=True, help="Continue from OUTDIR/last.pt.")
 @click.pass_context
-def train_cmd(ctx, output, data, buildings, patches, verified_manifest, before, after, bands, outcome_column,
-              from_model, split, leave_out, gsd, steps, batch, crop, lr, seed, val_every, threads, resume):
+def train_cmd(ctx, output, data, buildings, landcover, arch, patches, verified_manifest, before, after,
+              bands, outcome_column, from_model, split, leave_out, gsd, steps, batch, crop, lr, seed,
+              val_every, threads, resume):
     """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
 
     From labelled pairs (--data), a bureau's verified patches (--patches with
@@ -73,10 +79,11 @@ def train_cmd(ctx, output, data, buildings, patches, verified_manifest, before, 
                                     bands=bands)
     tuning = from_model is not None
     config = TrainConfig(steps=steps or (300 if tuning else 3000), batch=batch, crop=crop,
-                         lr=lr or (5e-4 if tuning else 2e-3), seed=seed, val_every=val_every, threads=threads)
+                         lr=lr or (5e-4 if tuning else 2e-3), seed=seed, val_every=val_every, threads=threads,
+                         arch=arch)
     summary = train_from_folders(data, output, buildings=buildings, leave_out=leave_out, config=config,
                                  extra_pairs=extra, from_model=from_model, resume=resume,
-                                 progress=show_progress(ctx), use_split=split, gsd_m=gsd)
+                                 progress=show_progress(ctx), use_split=split, gsd_m=gsd, landcover=landcover)
     last = summary["history"][-1] if summary["history"] else {}
     click.echo(f"model written to {summary['onnx']} ({summary['parameters']:,} parameters, "
                f"{config.steps} steps in {summary['seconds']:.0f} s on {summary['device']}; "

@@ -78,9 +78,10 @@ def _json_for_script(value) -> str:
 
 
 def write_report(patches, stats, path, *, before, after, chips: dict | None = None,
-                 chart_png=None, title: str = "weipian 卫片执法监测报告",
+                 chart_svg=None, title: str = "weipian 卫片执法监测报告",
                  run_info: dict | None = None, embed_chips: int = 300,
-                 obscured: dict | None = None, stretch: dict | None = None) -> Path:
+                 obscured: dict | None = None, stretch: dict | None = None,
+                 guard: dict | None = None) -> Path:
     """Write the self-contained HTML report.
 
     Parameters
@@ -94,8 +95,9 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         The epochs (for the overview map).
     chips : dict, optional
         Patch id to chip PNG path; embedded in the page.
-    chart_png : str or Path, optional
-        Bar chart of the ratios; embedded.
+    chart_svg : str or Path, optional
+        Bar chart of the ratios as SVG (:func:`weipian.deliver.chart.ratio_chart_svg`);
+        embedded inline, so the browser draws its Chinese text with its own fonts.
     title : str
     run_info : dict, optional
         Shown in the footer (dates, shift, versions).
@@ -106,6 +108,9 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         ``area_m2`` and ``by_township_m2`` of clouds, shadows and masks.
     stretch : dict, optional
         From :func:`weipian.deliver.chips.epoch_stretch`; computed when not given.
+    guard : dict, optional
+        The plausibility guard's finding (:func:`weipian.guard.plausibility`);
+        a warning banner heads the page where it fired.
 
     Returns
     -------
@@ -122,11 +127,12 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         f'<label><input type="checkbox" class="flt" value="{lab}" checked> '
         f'<span class="sw" style="background:{LABEL_COLOURS[lab]}"></span>{esc(LABELS_ZH[lab])}</label> '
         for lab in LABELS)
-    chart = f'<img alt="违法占耕比" src="{_png_data_uri(chart_png)}">' if chart_png else ""
+    chart = Path(chart_svg).read_text(encoding="utf-8") if chart_svg else ""
     info = esc(json.dumps(run_info or {}, ensure_ascii=False, default=str)[:2000])
     page = _TEMPLATE.format(
         base_css=BASE_CSS, title=esc(title), summary=_summary_rows(patches),
         obscured=_obscured_note(obscured), stats=_stats_rows(stats), chart=chart, options=options,
+        guard=_guard_note(guard),
         labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
         data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
     )
@@ -162,8 +168,10 @@ _TEMPLATE = """<!DOCTYPE html>
 path.patch {{ fill-opacity: 0.35; stroke-width: 1.5; vector-effect: non-scaling-stroke; cursor: pointer; }}
 path.patch.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
 .filters {{ margin: 6px 0; font-size: 13px; }}
+#guard {{ background: #fde2e1; border: 2px solid #c0392b; padding: 8px 12px; margin: 10px 0; }}
 </style></head>
 <body><header><h1>{title}</h1></header><main>
+{guard}
 <h2>汇总 Summary</h2>
 <table id="summary"><tr><th>判定类型</th><th>图斑数</th><th>面积（平方米）</th><th>面积（亩）</th></tr>
 {summary}</table>
@@ -309,6 +317,17 @@ def _stats_rows(stats) -> str:
         cells = "".join(f"<td>{_stat_cell(c, getattr(row, c))}</td>" for c in _STAT_COLUMNS)
         out += f"<tr{cls}>{cells}</tr>"
     return out
+
+
+def _guard_note(guard: dict | None) -> str:
+    """The warning banner of an implausible scene (empty where the guard did not fire)."""
+    if not guard or guard.get("plausible", True):
+        return ""
+    causes = "".join(f"<li>{html.escape(str(c))}</li>" for c in guard.get("causes", []))
+    return (f'<div id="guard"><b>图斑面积异常 Implausible flagged share: {guard["flagged_share"]:.1%}</b> '
+            f'of the clear scene is flagged (one batch of new construction plausibly covers at most '
+            f'{guard["limit"]:.0%}); 请先核对时相、配准与影像质量 — check season, registration and haze '
+            f'before field visits. 可能原因 Likely causes:<ul>{causes}</ul></div>')
 
 
 def _obscured_note(obscured: dict | None) -> str:

@@ -100,6 +100,10 @@ class Detector:
         Pixel size given to the network (metres).
     vegetation_ndvi : float or None
         After-epoch NDVI above which a pixel is vegetation (needs NIR).
+    factor : int
+        Network tiles are averaged down by this factor (working resolution).
+    flips : bool
+        Average the network over four flips of each tile.
     """
 
     model: object
@@ -107,6 +111,8 @@ class Detector:
     threshold: float = 0.5
     gsd_m: float = 1.0
     vegetation_ndvi: float | None = 0.5
+    factor: int = 1
+    flips: bool = False
 
 
 def _ndvi(image: np.ndarray, roles) -> np.ndarray:
@@ -125,9 +131,10 @@ def change_probability(before: np.ndarray, after: np.ndarray, roles, pair: PairM
     Each epoch is stretched by its whole-image levels from the pair model,
     so every window sees the same stretch.
     """
-    cb = epoch_channels(before, roles, np.asarray(pair.levels_before), detector.gsd_m)
-    ca = epoch_channels(after, roles, np.asarray(pair.levels_after), detector.gsd_m)
-    return detector.model.probabilities(cb, ca, region)
+    use_nir = getattr(detector.model, "uses_nir", True)
+    cb = epoch_channels(before, roles, np.asarray(pair.levels_before), detector.gsd_m, use_nir=use_nir)
+    ca = epoch_channels(after, roles, np.asarray(pair.levels_after), detector.gsd_m, use_nir=use_nir)
+    return detector.model.probabilities(cb, ca, region, factor=detector.factor, flips=detector.flips)
 
 
 def process_tile(reader, tile: Tile, pair: PairModel, detector: Detector, *, min_pixels: int = 1,

@@ -1,21 +1,31 @@
-"""Random training batches from real pairs and synthetic pairs (pure numpy).
+"""Random training batches from real pairs, synthetic construction and synthetic seasons (pure numpy).
 
-Each example is either a crop of a real labelled pair (after-epoch
-nuisances added, epochs exchanged at random, NIR dropped at random so the
-network works with and without it) or a synthetic pair made from a real
-image (:func:`weipian.learn.augment.synthetic_pair`). Datasets are drawn
-with equal weight, whatever their size, so 26 LEVIR tiles do not drown 8
-Sentinel-2 cities.
+Each example is one of three kinds:
+
+- a crop of a real labelled pair (after-epoch nuisances added, epochs
+  exchanged at random so that the construction output learns direction:
+  a demolition or a cleared site is change, not construction);
+- a synthetic construction pair made from a real image
+  (:func:`weipian.learn.augment.synthetic_pair`);
+- a synthetic seasonal pair made from a real land-cover tile
+  (:func:`weipian.learn.seasons.seasonal_pair`): fields harvested, flooded
+  or green again, water edges moved, vegetation turned — change that is
+  not construction — with real footprints pasted onto the farmland of half
+  of them.
+
+Datasets are drawn with equal weight, whatever their size, so 26 LEVIR
+tiles do not drown 8 Sentinel-2 cities; land-cover sets likewise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .augment import exchange, nuisance, rescaled_crop, synthetic_pair
 from .inputs import CHANNELS, gsd_code
+from .landcover import LandCoverTile
 from .samples import BuildingTile, LabelledPair
 
 __all__ = ["BatchSampler"]
@@ -33,9 +43,17 @@ class BatchSampler:
     size : int
         Crop side in pixels (a multiple of 8).
     synthetic_share : float
-        Share of examples that are synthetic pairs.
+        Share of examples that are synthetic construction pairs.
     weights : dict, optional
         Relative weight per dataset (default: equal).
+    landcover : list of LandCoverTile
+        Sources of synthetic seasonal pairs (may be empty).
+    seasonal_share : float
+        Share of examples that are seasonal pairs (where ``landcover`` is given).
+    exchange_share : float
+        Share of real-pair crops whose epochs are exchanged.
+    rgb_only : bool
+        The network sees red, green and blue only (NIR channel and flag 0).
     """
 
     pairs: list[LabelledPair]
@@ -43,18 +61,32 @@ class BatchSampler:
     size: int = 128
     synthetic_share: float = 0.25
     weights: dict | None = None
+    landcover: list[LandCoverTile] = field(default_factory=list)
+    seasonal_share: float = 0.0
+    exchange_share: float = 0.2
+    rgb_only: bool = False
 
     def __post_init__(self):
         self.datasets = sorted({p.dataset for p in self.pairs})
         w = np.array([(self.weights or {}).get(d, 1.0) for d in self.datasets], float)
         self._p = w / w.sum()
         self._by_dataset = {d: [p for p in self.pairs if p.dataset == d] for d in self.datasets}
+        self._cover_sets = {}
+        for tile in self.landcover:
+            self._cover_sets.setdefault(tile.name.split("/")[0], []).append(tile)
+        self._bank = None
+        if self.landcover and self.seasonal_share > 0:
+            from .seasons import ParcelBank
+
+            self._bank = ParcelBank.from_tiles(self.landcover[::3], per_tile=12)
 
     def example(self, rng: np.random.Generator):
         """One example: (before (6,S,S), after (6,S,S), target (2,S,S) uint8)."""
+        if self._bank is not None and rng.random() < self.seasonal_share:
+            return self._seasonal(rng)
         dataset = self.datasets[int(rng.choice(len(self.datasets), p=self._p))]
         pair = self._by_dataset[dataset][int(rng.integers(len(self._by_dataset[dataset])))]
-        has_nir = pair.has_nir and rng.random() < 0.6
+        has_nir = pair.has_nir and not self.rgb_only and rng.random() < 0.6
         if rng.random() < self.synthetic_share:
             source = pair.before if rng.random() < 0.5 else pair.after
             fake = LabelledPair(pair.name, pair.dataset, source, source, pair.has_nir, pair.gsd_m,
@@ -65,10 +97,23 @@ class BatchSampler:
         else:
             before, after, any_c, cons, gsd = rescaled_crop(pair, self.size, rng)
             after = nuisance(after, rng, has_nir=has_nir, strength=0.5)
-            if rng.random() < 0.2:
+            if rng.random() < self.exchange_share:
                 before, after, any_c, cons = exchange(before, after, any_c, cons)
         return (_channels(before, has_nir, gsd), _channels(after, has_nir, gsd),
                 np.stack([any_c, cons]))
+
+    def _seasonal(self, rng: np.random.Generator):
+        """A seasonal pair from a land-cover tile (a set drawn with equal weight, then a tile)."""
+        from .seasons import seasonal_crop, seasonal_pair
+
+        names = sorted(self._cover_sets)
+        source = names[int(rng.integers(len(names)))]
+        tiles = self._cover_sets[source]
+        tile = tiles[int(rng.integers(len(tiles)))]
+        image, cover, gsd = seasonal_crop(tile, self.size, rng)
+        before, after, any_c, cons = seasonal_pair(image, cover, gsd, self._bank, rng,
+                                                   buildings=self.buildings, build_share=0.5, source=source)
+        return _channels(before, False, gsd), _channels(after, False, gsd), np.stack([any_c, cons])
 
     def batch(self, rng: np.random.Generator, n: int):
         """``n`` examples stacked: (n,6,S,S), (n,6,S,S) float32 and (n,2,S,S) uint8."""

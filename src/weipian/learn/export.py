@@ -53,14 +53,18 @@ def card_defaults() -> dict:
 def save_weights(checkpoint, path) -> Path:
     """Write the network's weights alone (float16, about 2 MB) for later fine-tuning.
 
-    The file holds ``model`` (state dict) and ``config`` (widths), which
+    The file holds ``model`` (state dict) and ``config`` (design, widths,
+    channels, working resolution), which
     :func:`weipian.learn.train.load_checkpoint` and ``--from-model`` read.
     """
     net, state = load_checkpoint(checkpoint)
     weights = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"model": weights, "config": {"widths": list(net.widths)}, "step": state.get("step")}, tmp)
+    config = {"widths": list(net.widths), "arch": getattr(net, "arch", "unet"),
+              "rgb_only": not getattr(net, "uses_nir", True),
+              "working_gsd_m": getattr(net, "working_gsd_m", None)}
+    torch.save({"model": weights, "config": config, "step": state.get("step")}, tmp)
     os.replace(tmp, path)
     return path
 
@@ -85,8 +89,15 @@ def export_onnx(checkpoint, path, *, card: dict | None = None) -> Path:
 
     net, state = load_checkpoint(checkpoint)
     full = card_defaults()
-    full.update({"widths": list(net.widths), "trained_steps": state["step"],
-                 "validation_f1": state.get("best")})
+    from .network import count_parameters, flops_per_pixel
+
+    full.update({"arch": getattr(net, "arch", "unet"), "widths": list(net.widths),
+                 "uses_nir": bool(getattr(net, "uses_nir", True)),
+                 "working_gsd_m": getattr(net, "working_gsd_m", None),
+                 "parameters": count_parameters(net), "flops_per_pixel": round(flops_per_pixel(net)),
+                 "trained_steps": state["step"], "validation_f1": state.get("best")})
+    if not full["uses_nir"]:
+        full["optional_bands"] = []
     full.update(card or {})
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def train_from_folders(data, output, *, buildings=None, leave_out: str | None = None, config=None,
                        extra_pairs=(), from_model=None, resume: bool = False, progress: bool = True,
-                       use_split: bool = True, gsd_m: float | None = None) -> dict:
+                       use_split: bool = True, gsd_m: float | None = None, landcover=None) -> dict:
     """Train on labelled folders and export ``model.onnx`` with its card.
 
     Parameters
@@ -48,6 +48,10 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         trains on every pair (a bureau's own data).
     gsd_m : float, optional
         Pixel size of pairs the folder's manifest does not give.
+    landcover : str or Path, optional
+        A land-cover folder (:mod:`weipian.learn.landcover`) for synthetic
+        seasonal pairs and its building class as more footprints; its
+        held-out tiles are never read.
 
     Returns
     -------
@@ -55,26 +59,16 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         The training summary plus ``onnx`` and ``card`` paths and the test
         pair names.
     """
-    from .export import export_onnx
     from .train import TrainConfig, train
 
     config = config or TrainConfig()
-    pairs = []
-    use_split = use_split and data is not None
-    if data is not None:
-        pairs = load_change_folder(data, include=DATASETS if use_split else None, gsd_m=gsd_m,
-                                   construction_unknown=CONSTRUCTION_UNKNOWN)
-    if use_split:
-        train_pairs, val_pairs, test_pairs = split_pairs(pairs, leave_out=leave_out)
-    else:
-        train_pairs, val_pairs, test_pairs = pairs, [], []
+    train_pairs, val_pairs, test_pairs = _split(data, use_split=use_split, leave_out=leave_out, gsd_m=gsd_m)
     train_pairs = train_pairs + list(extra_pairs)
-    tiles = load_building_folder(buildings) if buildings else []
-    log.info("training on %d pairs (%d building tiles), validating on %d", len(train_pairs), len(tiles),
-             len(val_pairs))
+    tiles, cover = _synthetic_sources(buildings, landcover, use_split=use_split)
+    log.info("training on %d pairs (%d building tiles, %d land-cover tiles), validating on %d",
+             len(train_pairs), len(tiles), len(cover), len(val_pairs))
     summary = train(train_pairs, output, buildings=tiles, val_pairs=val_pairs, config=config,
-                    from_model=from_model, resume=resume, progress=progress)
-    output = Path(output)
+                    from_model=from_model, resume=resume, progress=progress, landcover=cover)
     card = {
         "trained_on": sorted({p.name for p in train_pairs}),
         "validated_on": sorted(p.name for p in val_pairs),
@@ -82,20 +76,64 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         "leave_out": leave_out,
         "datasets": sorted({p.dataset for p in train_pairs}),
         "building_tiles": len(tiles),
+        "landcover_tiles": len(cover),
         "steps": config.steps,
         "seconds": round(summary["seconds"], 1),
         "device": summary["device"],
         "parameters": summary["parameters"],
     }
-    if val_pairs:
-        from .train import calibrate_thresholds
+    return _finish(summary, card, Path(output), val_pairs, test_pairs, from_model, landcover)
 
-        calibrated = calibrate_thresholds(summary["best"], val_pairs)
-        card["validation_f1_at_thresholds"] = calibrated.pop("validation_f1")
-        if "coarse" in calibrated:
-            card["validation_f1_at_thresholds"] = {"fine": card["validation_f1_at_thresholds"],
-                                                   "coarse": calibrated["coarse"].pop("validation_f1")}
-        card["thresholds"] = calibrated
+
+def _split(data, *, use_split: bool, leave_out, gsd_m):
+    """Train, validation and test pairs of a change folder (the recipe's split, or all to train)."""
+    if data is None:
+        return [], [], []
+    pairs = load_change_folder(data, include=DATASETS if use_split else None, gsd_m=gsd_m,
+                               construction_unknown=CONSTRUCTION_UNKNOWN)
+    if not use_split:
+        return pairs, [], []
+    return split_pairs(pairs, leave_out=leave_out)
+
+
+def _synthetic_sources(buildings, landcover, *, use_split: bool):
+    """Building tiles (the recipe's held-out ones left out) and training land-cover tiles."""
+    from .landcover import load_landcover_folder
+    from .recipe import split_buildings
+
+    tiles = load_building_folder(buildings) if buildings else []
+    if use_split:
+        tiles, _ = split_buildings(tiles)
+    cover = load_landcover_folder(landcover, split="train") if landcover else []
+    tiles = tiles + _landcover_buildings(cover)
+    return tiles, cover
+
+
+def _landcover_buildings(cover) -> list:
+    """LoveDA's building class as footprint tiles (GID's built-up classes are whole blocks, not roofs)."""
+    from .landcover import COVER_CLASSES
+    from .samples import BuildingTile
+
+    out = []
+    for tile in cover:
+        if tile.name.startswith("loveda/"):
+            mask = tile.cover == COVER_CLASSES.index("built")
+            if mask.mean() > 0.001:
+                out.append(BuildingTile(name=tile.name, image=tile.image, mask=mask, gsd_m=tile.gsd_m))
+    return out
+
+
+def _finish(summary: dict, card: dict, output: Path, val_pairs, test_pairs, from_model, landcover) -> dict:
+    """Thresholds calibrated on the validation pairs, ONNX export with the card, ``summary.json``."""
+    from .export import export_onnx
+
+    if val_pairs:
+        from .landcover import load_landcover_folder
+
+        seasonal_tiles = load_landcover_folder(landcover, split="validation") if landcover else []
+        chosen, calibrated = _choose_checkpoint(output, summary["best"], val_pairs, seasonal_tiles)
+        summary["best"] = chosen
+        card.update(calibrated)
     elif from_model is not None:  # fine-tuned without validation pairs: keep the base model's thresholds
         card["thresholds"] = _base_thresholds(from_model)
         card["fine_tuned_from"] = str(from_model)
@@ -105,6 +143,37 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
     (output / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "history"},
                                                     indent=1, default=str))
     return summary
+
+
+def _choose_checkpoint(output: Path, best, val_pairs, seasonal_tiles) -> tuple[str, dict]:
+    """Of ``best.pt`` (best F1 at 0.5 during training) and ``last.pt``, the one with the better calibrated F1.
+
+    Both are calibrated (:func:`weipian.learn.calibrate.calibrate`) on the
+    validation pairs only; the score is the mean, over the fine and coarse
+    groups, of the mean F1 over datasets at the chosen thresholds. Returns the
+    chosen checkpoint and its calibration (with ``checkpoint_choice``
+    recording both scores).
+    """
+    import numpy as np
+    import torch
+
+    from .calibrate import calibrate
+
+    candidates = [Path(best)]
+    last = output / "last.pt"
+    if last.exists() and torch.load(last, map_location="cpu", weights_only=False)["step"] != \
+            torch.load(best, map_location="cpu", weights_only=False)["step"]:
+        candidates.append(last)
+    results = {}
+    for path in candidates:
+        card = calibrate(path, val_pairs, landcover=seasonal_tiles)
+        groups = card["validation_f1_at_thresholds"].values()
+        results[path] = (float(np.mean([np.mean(list(g.values())) for g in groups])), card)
+    chosen = max(results, key=lambda p: results[p][0])
+    card = results[chosen][1]
+    card["checkpoint_choice"] = {p.name: round(score, 4) for p, (score, _) in results.items()}
+    card["checkpoint"] = chosen.name
+    return str(chosen), card
 
 
 def _base_thresholds(from_model) -> dict:

@@ -110,7 +110,7 @@ def model_bands(image: np.ndarray, roles: Mapping[str, int], levels: np.ndarray)
 
 
 def epoch_channels(image: np.ndarray, roles: Mapping[str, int], levels: np.ndarray,
-                   gsd_m: float) -> np.ndarray:
+                   gsd_m: float, *, use_nir: bool = True) -> np.ndarray:
     """One epoch as the network's six input channels.
 
     Parameters
@@ -124,6 +124,10 @@ def epoch_channels(image: np.ndarray, roles: Mapping[str, int], levels: np.ndarr
         must see the same stretch for results not to depend on tiling).
     gsd_m : float
         Ground sampling distance in metres.
+    use_nir : bool
+        Give the network the near-infrared band where there is one; False
+        for models trained on red, green and blue only (their card says
+        ``"uses_nir": false``), which see the NIR channel and its flag as 0.
 
     Returns
     -------
@@ -134,6 +138,9 @@ def epoch_channels(image: np.ndarray, roles: Mapping[str, int], levels: np.ndarr
         raise ValueError(f"the change model needs red, green and blue bands; missing {missing}")
     out = np.empty((CHANNELS,) + image.shape[1:], np.float32)
     out[:4] = model_bands(image, roles, levels)
-    out[4] = 1.0 if "nir" in roles else 0.0
+    has_nir = use_nir and "nir" in roles
+    if not has_nir:
+        out[3] = 0.0
+    out[4] = 1.0 if has_nir else 0.0
     out[5] = gsd_code(gsd_m)
     return out

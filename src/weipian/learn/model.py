@@ -115,17 +115,34 @@ class ChangeModel:
                 "and its accuracy there is unmeasured (see the model card)",
                 ResolutionWarning, stacklevel=2)
 
-    def gsd_for_model(self, gsd_m: float) -> float:
-        """The pixel size given to the network: the imagery's, clamped to the trained range."""
+    @property
+    def uses_nir(self) -> bool:
+        """Whether the network sees the near-infrared band (False: red, green, blue only)."""
+        return bool(self.card.get("uses_nir", True))
+
+    @property
+    def working_gsd_m(self) -> float | None:
+        """Pixel size (m) finer imagery is averaged to before the network; None: always native."""
+        value = self.card.get("working_gsd_m")
+        return float(value) if value else None
+
+    def factor_for(self, gsd_m: float, quality: str = "fast") -> int:
+        """Averaging factor for ``gsd_m`` imagery: 1 in ``accurate`` quality, else toward the working size."""
+        from .resolution import working_factor
+
+        return 1 if quality == "accurate" else working_factor(gsd_m, self.working_gsd_m)
+
+    def gsd_for_model(self, gsd_m: float, factor: int = 1) -> float:
+        """The pixel size given to the network: the imagery's (× ``factor``), clamped to the trained range."""
         lo, hi = self.card.get("gsd_range_m", (0.3, 10.0))
-        return float(min(max(gsd_m, lo), hi))
+        return float(min(max(gsd_m * factor, lo), hi))
 
     def run(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, 2, h, w)`` for ``(n, 6, h, w)`` float32 input channels."""
         return _session(self.path).run(None, {"before": before, "after": after})[0]
 
     def probabilities(self, before: np.ndarray, after: np.ndarray, region=None, *,
-                      batch: int = 1) -> np.ndarray:
+                      batch: int = 1, factor: int = 1, flips: bool = False) -> np.ndarray:
         """Change probabilities over ``region`` of two epochs' input channels.
 
         Parameters
@@ -136,13 +153,22 @@ class ChangeModel:
             Pixels to predict; the tile grid starts at ``(row0, col0)``.
         batch : int
             Tiles per network call.
+        factor : int
+            Each tile is averaged down by this factor before the network and
+            its probabilities interpolated back (see
+            :mod:`weipian.learn.resolution`).
+        flips : bool
+            Average over the four flips of each tile.
 
         Returns
         -------
         (2, rows, cols) ndarray of float32
             Any change, construction.
         """
-        return predict_tiled(before, after, self.run, region=region, tile=self.tile, margin=self.margin,
+        from .resolution import scaled_runner
+
+        run = scaled_runner(self.run, factor=factor, flips=flips)
+        return predict_tiled(before, after, run, region=region, tile=self.tile, margin=self.margin,
                              batch=batch)
 
 

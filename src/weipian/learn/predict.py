@@ -13,7 +13,8 @@ import numpy as np
 __all__ = ["change_probabilities"]
 
 
-def change_probabilities(before, after, *, model=None, bands: str | None = None) -> dict:
+def change_probabilities(before, after, *, model=None, bands: str | None = None,
+                         quality: str = "fast") -> dict:
     """Probabilities of any change and of construction over a whole pair.
 
     Parameters
@@ -24,6 +25,9 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None)
         Default: the model shipped with weipian.
     bands : str, optional
         Band roles, as for :func:`weipian.detect`.
+    quality : {"fast", "accurate"}
+        As ``ChangeParams.quality``: the model's working resolution, or native
+        resolution with four flips averaged.
 
     Returns
     -------
@@ -48,7 +52,9 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None)
         pair = estimate_pair_model(reader, workers=1)
         b, a, valid = reader.read()
         a, valid = shift_window(a, valid, pair)
-        detector = Detector(model=net, gsd_m=net.gsd_for_model(gsd))
+        factor = net.factor_for(gsd, quality)
+        detector = Detector(model=net, gsd_m=net.gsd_for_model(gsd, factor), factor=factor,
+                            flips=quality == "accurate")
         prob = change_probability(b, a, reader.roles, pair, detector, None)
         rgb = [reader.roles[r] for r in ("red", "green", "blue")]
 

@@ -10,17 +10,27 @@ from __future__ import annotations
 
 from .samples import LabelledPair
 
-__all__ = ["TEST", "VALIDATION", "CONSTRUCTION_UNKNOWN", "DATASETS", "split_pairs", "WHU_SPLIT_ROW"]
+__all__ = ["TEST", "VALIDATION", "CONSTRUCTION_UNKNOWN", "DATASETS", "split_pairs", "WHU_SPLIT_ROW",
+           "HELD_OUT_BUILDINGS", "split_buildings"]
 
 #: Datasets of ``realdata/train`` used as change pairs.
-DATASETS = ("levir_cd", "dsifn", "oscd", "whu_cd")
+DATASETS = ("levir_cd", "dsifn", "oscd", "whu_cd", "pak_houses")
 
-#: Pairs held out for testing (never trained on, never used to pick a checkpoint).
+#: Pairs held out for testing (never trained on, never used to pick a checkpoint or a threshold).
 TEST = ("levir_cd/test_1", "levir_cd/test_2", "levir_cd/test_8", "levir_cd/test_10",
-        "dsifn/3", "dsifn/7", "oscd/nantes", "oscd/pisa", "whu_cd/000121:lower")
+        "dsifn/3", "dsifn/7", "oscd/nantes", "oscd/pisa", "whu_cd/000121:lower",
+        "pak_houses/test_2", "pak_houses/test_3", "pak_houses/test_4", "pak_houses/test_5",
+        "pak_houses/test_6")
 
-#: Pairs used to choose the checkpoint.
-VALIDATION = ("levir_cd/test_9", "dsifn/8", "oscd/mumbai")
+#: Pairs used to choose the checkpoint and the thresholds: several per dataset and resolution
+#: (0.5 m LEVIR and Pakistani houses, 2 m DSIFN, 10 m Sentinel-2), so that a threshold that
+#: suits one dataset cannot pass (see :func:`weipian.learn.calibrate.calibrate`).
+VALIDATION = ("levir_cd/test_9", "levir_cd/test_3", "dsifn/8", "oscd/mumbai", "oscd/beirut",
+              "pak_houses/val_1", "pak_houses/val_2", "pak_houses/val_3", "pak_houses/val_5")
+
+#: Building tiles kept out of training (the new sets), to measure pasted construction on.
+HELD_OUT_BUILDINGS = ("buildings/gf2_mfbfs/937", "buildings/shanghai_google/0_9",
+                      "buildings/shanghai_google/8_1")
 
 #: Datasets whose labels mark demolition as well as construction in a way
 #: that cannot be told apart (WHU-CD here is mostly demolition and re-roofing).
@@ -69,3 +79,7 @@ def changed_share(pair: LabelledPair) -> float:
     return float((pair.any_change[known] == 1).mean()) if known.any() else 0.0
 
 
+def split_buildings(tiles: list) -> tuple[list, list]:
+    """Building tiles for training and those kept out (:data:`HELD_OUT_BUILDINGS`)."""
+    held = [t for t in tiles if t.name in HELD_OUT_BUILDINGS]
+    return [t for t in tiles if t.name not in HELD_OUT_BUILDINGS], held

@@ -3,8 +3,8 @@
 :func:`train` draws batches from :class:`~weipian.learn.batches.BatchSampler`,
 optimises binary cross-entropy plus soft Dice on both outputs (pixels whose
 truth is unknown carry no loss), validates every ``val_every`` steps on whole
-validation pairs (pixel F1 of the construction output at the model's
-threshold), and writes a checkpoint (network, optimiser, random states,
+validation pairs (pixel F1 of the construction output at 0.5, averaged per
+dataset and then over datasets), and writes a checkpoint (network, optimiser, random states,
 history) after each validation. ``resume=True`` continues from the last
 checkpoint to the same result as an uninterrupted run with the same seed.
 Runs on the CPU, or on a GPU when PyTorch sees one.
@@ -25,11 +25,11 @@ from torch.nn import functional as F
 
 from .batches import BatchSampler
 from .inputs import CHANNELS
-from .network import SiameseUNet, count_parameters
+from .network import build_network, count_parameters
 from .samples import IGNORE, LabelledPair
 from .tiling import predict_tiled
 
-__all__ = ["TrainConfig", "train", "load_checkpoint", "predict_pair", "pair_f1", "calibrate_thresholds"]
+__all__ = ["TrainConfig", "train", "load_checkpoint", "predict_pair", "pair_f1", "construction_truth"]
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,26 @@ class TrainConfig:
     val_every : int
         Steps between validations and checkpoints.
     synthetic_share : float
-        Share of synthetic change pairs among the examples.
-    widths : tuple of int
-        Encoder widths of the network.
+        Share of synthetic construction pairs among the examples.
+    widths : tuple of int or None
+        Feature widths of the network (None: the design's default).
     threads : int
         CPU threads for PyTorch (0: PyTorch's default).
     weights : dict
         Relative sampling weight per dataset (default equal).
+    arch : {"lean", "unet"}
+        Network design (see :data:`weipian.learn.network.ARCHITECTURES`).
+    seasonal_share : float
+        Share of synthetic seasonal pairs (needs land-cover tiles).
+    exchange_share : float
+        Share of real-pair crops whose epochs are exchanged.
+    rgb_only : bool
+        Train on red, green and blue only: the NIR channel and its flag are
+        always 0, in training and at inference (the card says
+        ``"uses_nir": false``).
+    working_gsd_m : float or None
+        Imagery finer than this is averaged down before the network, at
+        validation and inference (None: always native).
     """
 
     steps: int = 3000
@@ -68,9 +81,14 @@ class TrainConfig:
     seed: int = 0
     val_every: int = 250
     synthetic_share: float = 0.25
-    widths: tuple = (16, 32, 64, 128)
+    widths: tuple | None = None
     threads: int = 0
     weights: dict = field(default_factory=dict)
+    arch: str = "lean"
+    seasonal_share: float = 0.35
+    exchange_share: float = 0.3
+    rgb_only: bool = True
+    working_gsd_m: float | None = 1.0
 
 
 def _device() -> torch.device:
@@ -98,13 +116,22 @@ def _lr_at(step: int, config: TrainConfig) -> float:
     return config.lr * 0.5 * (1 + np.cos(np.pi * min(t, 1.0)))
 
 
-def predict_pair(net: SiameseUNet, pair: LabelledPair, *, has_nir: bool | None = None) -> np.ndarray:
-    """Probabilities ``(2, M, N)`` of a whole pair with the PyTorch network."""
-    from .batches import _channels
+def predict_pair(net, pair: LabelledPair, *, has_nir: bool | None = None,
+                 quality: str = "fast") -> np.ndarray:
+    """Probabilities ``(2, M, N)`` of a whole pair with the PyTorch network, as inference computes them.
 
-    has_nir = pair.has_nir if has_nir is None else has_nir
-    before = _channels(pair.before, has_nir, pair.gsd_m)
-    after = _channels(pair.after, has_nir, pair.gsd_m)
+    The network's ``uses_nir`` and ``working_gsd_m`` (set by :func:`train`
+    and :func:`load_checkpoint`) decide the channels and the averaging factor,
+    as the card decides them for the ONNX model.
+    """
+    from .batches import _channels
+    from .resolution import scaled_runner, working_factor
+
+    uses_nir = getattr(net, "uses_nir", True)
+    has_nir = (pair.has_nir if has_nir is None else has_nir) and uses_nir
+    factor = 1 if quality == "accurate" else working_factor(pair.gsd_m, getattr(net, "working_gsd_m", None))
+    before = _channels(pair.before, has_nir, pair.gsd_m * factor)
+    after = _channels(pair.after, has_nir, pair.gsd_m * factor)
     device = next(net.parameters()).device
 
     def run(xb, xa):
@@ -115,7 +142,7 @@ def predict_pair(net: SiameseUNet, pair: LabelledPair, *, has_nir: bool | None =
     was_training = net.training
     net.eval()
     try:
-        return predict_tiled(before, after, run)
+        return predict_tiled(before, after, scaled_runner(run, factor=factor, flips=quality == "accurate"))
     finally:
         net.train(was_training)
 
@@ -129,7 +156,7 @@ def pair_f1(prob: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> tupl
     return tp, int((pred & ~t).sum()), int((~pred & t).sum())
 
 
-def _construction_truth(pair: LabelledPair) -> np.ndarray:
+def construction_truth(pair: LabelledPair) -> np.ndarray:
     """Construction truth, falling back to any-change truth where construction is unknown."""
     return np.where(pair.construction == IGNORE, pair.any_change, pair.construction)
 
@@ -138,7 +165,7 @@ def _validate(net, pairs: list[LabelledPair]) -> dict:
     scores = {}
     for pair in pairs:
         prob = predict_pair(net, pair)
-        truth = _construction_truth(pair)
+        truth = construction_truth(pair)
         channel = 1 if (pair.construction != IGNORE).any() else 0
         tp, fp, fn = pair_f1(prob[channel], truth)
         scores[pair.name] = 2 * tp / max(1, 2 * tp + fp + fn)
@@ -169,7 +196,15 @@ def _state(net, opt, rng, step, history, best, config) -> dict:
             "config": asdict(config)}
 
 
-def load_checkpoint(path) -> tuple[SiameseUNet, dict]:
+def _network_for(config: dict):
+    """The network a checkpoint's config describes (0.1 checkpoints: the U-Net, NIR used, native)."""
+    net = build_network(config.get("arch", "unet"), config.get("widths"), CHANNELS)
+    net.uses_nir = not config.get("rgb_only", False)
+    net.working_gsd_m = config.get("working_gsd_m")
+    return net
+
+
+def load_checkpoint(path):
     """The network and the checkpoint dict saved by :func:`train` (or ``weights.pt``).
 
     ``"default"`` loads the weights of the model shipped with weipian.
@@ -179,14 +214,14 @@ def load_checkpoint(path) -> tuple[SiameseUNet, dict]:
 
         path = DEFAULT_MODEL.with_name("weights.pt")
     state = torch.load(path, map_location="cpu", weights_only=False)
-    net = SiameseUNet(CHANNELS, tuple(state["config"]["widths"]))
+    net = _network_for(state["config"])
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
     net.eval()
     return net, state
 
 
 def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), config: TrainConfig | None = None,
-          from_model=None, resume: bool = False, progress: bool = True) -> dict:
+          from_model=None, resume: bool = False, progress: bool = True, landcover=()) -> dict:
     """Train (or fine-tune) the change network.
 
     Parameters
@@ -202,11 +237,13 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
         Whole pairs to validate on (never trained on).
     config : TrainConfig
     from_model : str or Path, optional
-        A checkpoint to start from (fine-tuning); its widths are kept.
+        A checkpoint to start from (fine-tuning); its design is kept.
     resume : bool
         Continue from ``output/last.pt`` if it exists.
     progress : bool
         Show a progress bar with the loss and the validation F1.
+    landcover : list of LandCoverTile
+        Sources of synthetic seasonal pairs (:mod:`weipian.learn.seasons`).
 
     Returns
     -------
@@ -223,106 +260,78 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
         torch.set_num_threads(config.threads)
     device = _device()
     torch.manual_seed(config.seed)
-    widths = tuple(config.widths)
-    start_state = None
-    if from_model is not None:
-        base, start_state = load_checkpoint(from_model)
-        widths = base.widths
-        config.widths = widths
-    net = SiameseUNet(CHANNELS, widths).to(device)
-    if start_state is not None:
-        net.load_state_dict(start_state["model"])
+    net = _start_network(config, from_model).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     rng = np.random.default_rng(config.seed)
     last = output / "last.pt"
     step, history, best = _restore(last, net, opt, rng, device) if resume and last.exists() else (0, [], -1.0)
     sampler = BatchSampler(list(pairs), list(buildings), size=config.crop,
-                           synthetic_share=config.synthetic_share, weights=config.weights or None)
-    # seconds add up over resumes
-    started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
+                           synthetic_share=config.synthetic_share, weights=config.weights or None,
+                           landcover=list(landcover),
+                           seasonal_share=config.seasonal_share, exchange_share=config.exchange_share,
+                           rgb_only=config.rgb_only)
+    started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)  # adds up over resumes
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="training", unit="step")
     net.train()
     running = None
     while step < config.steps:
-        xb, xa, target = sampler.batch(rng, config.batch)
-        for group in opt.param_groups:
-            group["lr"] = _lr_at(step, config)
-        logits = net(torch.from_numpy(xb).to(device), torch.from_numpy(xa).to(device))
-        loss = _masked_loss(logits, torch.from_numpy(target).to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        value = _step(net, opt, sampler, rng, step, config, device)
         step += 1
-        value = loss.item()
         running = value if running is None else 0.95 * running + 0.05 * value
         bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}")
         if step % config.val_every == 0 or step == config.steps:
-            scores = _validate(net, list(val_pairs)) if val_pairs else {}
-            mean = float(np.mean(list(scores.values()))) if scores else float("nan")
-            history.append({"step": step, "loss": running, "val_f1": mean, "per_pair": scores,
-                            "seconds": time.perf_counter() - started})
-            bar.set_postfix(loss=f"{running:.3f}", val_f1=f"{mean:.3f}")
-            state = _state(net, opt, rng, step, history, best, config)
-            if not val_pairs or mean > best:
-                best = mean if val_pairs else best
-                state["best"] = best
-                _save(output / "best.pt", state)
-            _save(last, state)
-            (output / "history.json").write_text(json.dumps(history, indent=1))
+            best = _checkpoint(net, opt, rng, step, history, best, config, output, val_pairs,
+                               running=running, seconds=time.perf_counter() - started)
+            bar.set_postfix(loss=f"{running:.3f}", val_f1=f"{history[-1]['val_f1']:.3f}")
     bar.close()
     return {"history": history, "best": str(output / "best.pt"), "parameters": count_parameters(net),
             "seconds": time.perf_counter() - started, "device": str(device)}
 
 
+def _start_network(config: TrainConfig, from_model):
+    """A new network of the config's design, or the weights to fine-tune (their design kept)."""
+    if from_model is not None:
+        base, state = load_checkpoint(from_model)
+        base_config = state["config"]
+        config.arch = base_config.get("arch", "unet")
+        config.widths = tuple(base.widths)
+        config.rgb_only = bool(base_config.get("rgb_only", False))
+        config.working_gsd_m = base_config.get("working_gsd_m")
+        return base
+    net = build_network(config.arch, config.widths, CHANNELS)
+    config.widths = tuple(net.widths)
+    net.uses_nir = not config.rgb_only
+    net.working_gsd_m = config.working_gsd_m
+    return net
 
 
-#: Thresholds tried by :func:`calibrate_thresholds`.
-THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+def _step(net, opt, sampler, rng, step: int, config: TrainConfig, device) -> float:
+    """One optimiser step on a fresh batch; the loss."""
+    xb, xa, target = sampler.batch(rng, config.batch)
+    for group in opt.param_groups:
+        group["lr"] = _lr_at(step, config)
+    logits = net(torch.from_numpy(xb).to(device), torch.from_numpy(xa).to(device))
+    loss = _masked_loss(logits, torch.from_numpy(target).to(device))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
 
 
-def calibrate_thresholds(checkpoint, val_pairs: list[LabelledPair], *, default: float = 0.5,
-                         coarse_gsd_m: float = 5.0) -> dict:
-    """Per output, the probability threshold with the best mean pixel F1 on the validation pairs.
-
-    Only validation pairs are used (never test pairs); without any, every
-    threshold is ``default``. Pairs finer and coarser than ``coarse_gsd_m``
-    are calibrated apart when both kinds are present (a house is many pixels
-    at 0.5 m and one at 10 m, and the network is surer of it at 0.5 m).
-
-    Returns
-    -------
-    dict
-        ``{"any": t, "construction": t}`` (fine pairs, or all), ``"validation_f1"``
-        at those thresholds and, when coarse pairs exist, ``"coarse"``: the same
-        for pixels coarser than ``coarse_gsd_m`` (key ``"min_gsd_m"``).
-    """
-    if not val_pairs:
-        return {"any": default, "construction": default}
-    net, _ = load_checkpoint(checkpoint)
-    probs = [predict_pair(net, pair) for pair in val_pairs]
-    fine = [k for k, pair in enumerate(val_pairs) if pair.gsd_m <= coarse_gsd_m]
-    coarse = [k for k, pair in enumerate(val_pairs) if pair.gsd_m > coarse_gsd_m]
-    main = fine or coarse
-    out = _best_thresholds([val_pairs[k] for k in main], [probs[k] for k in main], default)
-    if fine and coarse:
-        out["coarse"] = _best_thresholds([val_pairs[k] for k in coarse], [probs[k] for k in coarse], default)
-        out["coarse"]["min_gsd_m"] = coarse_gsd_m
-    return out
-
-
-def _best_thresholds(pairs, probs, default) -> dict:
-    out, scores = {}, {}
-    for channel, name in enumerate(("any", "construction")):
-        best, best_f1 = default, -1.0
-        for t in THRESHOLDS:
-            f1s = []
-            for pair, prob in zip(pairs, probs):
-                truth = pair.any_change if name == "any" else _construction_truth(pair)
-                tp, fp, fn = pair_f1(prob[channel], truth, t)
-                f1s.append(2 * tp / max(1, 2 * tp + fp + fn))
-            if np.mean(f1s) > best_f1 + 1e-9:
-                best, best_f1 = t, float(np.mean(f1s))
-        out[name], scores[name] = best, round(best_f1, 4)
-    out["validation_f1"] = scores
-    return out
+def _checkpoint(net, opt, rng, step, history, best, config, output: Path, val_pairs, *, running, seconds):
+    """Validate, append to the history, write ``last.pt`` (and ``best.pt`` when better); the best F1."""
+    scores = _validate(net, list(val_pairs)) if val_pairs else {}
+    by_dataset: dict[str, list] = {}
+    for name, f1 in scores.items():  # every dataset counts once, however many pairs it has
+        by_dataset.setdefault(name.split("/")[0], []).append(f1)
+    mean = float(np.mean([np.mean(v) for v in by_dataset.values()])) if scores else float("nan")
+    history.append({"step": step, "loss": running, "val_f1": mean, "per_pair": scores, "seconds": seconds})
+    state = _state(net, opt, rng, step, history, best, config)
+    if not val_pairs or mean > best:
+        best = mean if val_pairs else best
+        state["best"] = best
+        _save(output / "best.pt", state)
+    _save(output / "last.pt", state)
+    (output / "history.json").write_text(json.dumps(history, indent=1))
+    return best

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -12,14 +13,17 @@ from ..settings import DeliverSettings, resolve
 
 __all__ = ["deliver"]
 
+log = logging.getLogger(__name__)
+
 
 def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands: str | None = None,
             settings: DeliverSettings | None = None, **options) -> dict:
     """Write what analysts and field crews take away.
 
     ``patches.xlsx``, ``patches.csv``, ``patches.shp``, ``patches.kml``,
-    ``patches.geojson`` (see :mod:`weipian.deliver.lists`), ``townships.csv``
-    and ``townships.png`` (see :mod:`weipian.stats`) and, when the epochs are
+    ``patches.geojson`` (see :mod:`weipian.deliver.lists`), ``townships.csv``,
+    ``townships.svg`` (and ``townships.png`` where a CJK font is installed;
+    see :mod:`weipian.stats`) and, when the epochs are
     given, ``chips/<patch_id>.png`` and ``report.html``.
 
     Parameters
@@ -59,25 +63,39 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
     written.update(_township_files(stats, output, settings))
     if before is not None and after is not None:
         written.update(_evidence(judged, stats, output, before, after, bands, settings,
-                                 chart_png=written["townships_png"]))
+                                 chart_svg=written["townships_svg"]))
     return written
 
 
 def _township_files(stats, output: Path, settings: DeliverSettings) -> dict:
-    """``townships.csv`` and the 违法占耕比 chart ``townships.png``."""
-    from ..stats import plot_ratio
+    """``townships.csv``, the 违法占耕比 chart as ``townships.svg`` and, with a CJK font, ``townships.png``.
 
-    with atomic_path(output / "townships.csv") as tmp:
+    The SVG holds its labels as text, which any browser draws with its own
+    fonts; the PNG is drawn only where matplotlib finds a CJK font (else it
+    would show boxes), and its absence is logged.
+    """
+    from ..deliver.chart import ratio_chart_svg
+    from ..stats import cjk_font, plot_ratio
+
+    written = {"townships_csv": output / "townships.csv", "townships_svg": output / "townships.svg"}
+    with atomic_path(written["townships_csv"]) as tmp:
         stats.to_csv(tmp, index=False, encoding="utf-8-sig")
+    with atomic_path(written["townships_svg"]) as tmp:
+        tmp.write_text(ratio_chart_svg(stats, line=settings.line, strict_line=settings.strict_line),
+                       encoding="utf-8")
+    if cjk_font() is None:
+        log.info("no CJK font for matplotlib: townships.png not drawn (townships.svg holds the chart)")
+        return written
     with atomic_path(output / "townships.png") as tmp:
-        with warnings.catch_warnings():  # no CJK font installed: boxes, not an error
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Glyph .* missing")
             plot_ratio(stats, tmp, line=settings.line, strict_line=settings.strict_line)
-    return {"townships_csv": output / "townships.csv", "townships_png": output / "townships.png"}
+    written["townships_png"] = output / "townships.png"
+    return written
 
 
 def _evidence(judged, stats, output: Path, before, after, bands, settings: DeliverSettings, *,
-              chart_png) -> dict:
+              chart_svg) -> dict:
     """Before/after chips of every patch and ``report.html``, from one stretch of each epoch."""
     from ..deliver.chips import epoch_stretch, make_chips
     from ..deliver.report import write_report
@@ -89,6 +107,6 @@ def _evidence(judged, stats, output: Path, before, after, bands, settings: Deliv
                   if settings.chips else {})
     info = judged.attrs.get("weipian", {})
     report = write_report(judged, stats, output / "report.html", before=before, after=after,
-                          chips=chip_paths, chart_png=chart_png, run_info=info.get("dates"),
-                          obscured=info.get("obscured"), stretch=stretch)
+                          chips=chip_paths, chart_svg=chart_svg, run_info=info.get("dates"),
+                          obscured=info.get("obscured"), stretch=stretch, guard=info.get("guard"))
     return {"chips": output / "chips", "report": report}

@@ -97,7 +97,7 @@ def detect(before, after, settings: DetectSettings | None = None, *,
         "inputs": {"before": str(before), "after": str(after)},
         "settings": {"detect": settings.to_dict(),
                      "execution": {**execution.to_dict(), "window_size": window_size}},
-        **_detect_record(scene, pair, detector, tiles, parts, work, settings),
+        **_detect_record(scene, pair, detector, tiles, parts, work, settings, dates, source=str(before)),
         "patches": len(frame),
         "dates": {k: iso_date(v) for k, v in dates.items()},
         "timings": {k: round(v, 3) for k, v in timings.items()},
@@ -176,10 +176,12 @@ def _plan(scene: _Scene, net, settings: DetectSettings, window_size):
     target, params = settings.target, settings.params
     if target not in OUTPUTS:
         raise WeipianError(f"target was {target!r} but is expected to be one of {', '.join(OUTPUTS)}")
+    factor = net.factor_for(scene.gsd_m, params.quality)
     detector = Detector(model=net, target=target,
                         threshold=(params.threshold if params.threshold is not None
                                    else net.threshold(target, scene.gsd_m)),
-                        gsd_m=net.gsd_for_model(scene.gsd_m), vegetation_ndvi=params.vegetation_ndvi)
+                        gsd_m=net.gsd_for_model(scene.gsd_m, factor), vegetation_ndvi=params.vegetation_ndvi,
+                        factor=factor, flips=params.quality == "accurate")
     masks = MaskSettings(clouds=CloudParams() if settings.clouds else None, resolution_m=scene.gsd_m)
     halo = HALO + (CloudParams().reach(scene.gsd_m) if settings.clouds else 0)
     return tile_windows(scene.shape[0], scene.shape[1], window_size, halo=halo), detector, masks
@@ -197,8 +199,28 @@ def _patch_frame(table: dict, scene: _Scene, min_area: float, dates: dict) -> gp
     return frame
 
 
-def _detect_record(scene: _Scene, pair, detector, tiles, parts, work, settings: DetectSettings) -> dict:
-    """Provenance of a detection for run.json: grid, shift, normalisation, model, counts."""
+def _guard(pair, parts, dates, *, source: str, pixel_m2: float) -> dict:
+    """The plausibility guard's finding (:mod:`weipian.guard`), warned and logged where it fires."""
+    import logging
+    import warnings
+
+    from ..errors import PlausibilityWarning
+    from ..guard import plausibility
+
+    flagged = sum(int(p["flagged"][0]) for p in parts)
+    clear = sum(int(p["valid"][0]) - int(p["obscured"][0]) for p in parts)
+    finding = plausibility(flagged, clear, pixel_m2=pixel_m2, shift_px=pair.shift,
+                           invariant_share=pair.invariant_share,
+                           levels_before=pair.levels_before, levels_after=pair.levels_after, dates=dates)
+    if not finding["plausible"]:
+        logging.getLogger("weipian.guard").warning("%s: %s", source, finding["message"])
+        warnings.warn(f"{source}: {finding['message']}", PlausibilityWarning, stacklevel=3)
+    return finding
+
+
+def _detect_record(scene: _Scene, pair, detector, tiles, parts, work, settings: DetectSettings, dates, *,
+                   source: str) -> dict:
+    """Provenance of a detection for run.json: grid, shift, normalisation, model, counts, guard."""
     obscured_px = sum(int(p["obscured"][0]) for p in parts)
     res_m = scene.gsd_m
     return {
@@ -209,7 +231,8 @@ def _detect_record(scene: _Scene, pair, detector, tiles, parts, work, settings: 
         "band_roles": scene.roles,
         "model": {"path": detector.model.path, "target": detector.target,
                   "threshold": detector.threshold, "gsd_given_m": detector.gsd_m,
-                  "vegetation_ndvi": detector.vegetation_ndvi,
+                  "vegetation_ndvi": detector.vegetation_ndvi, "factor": detector.factor,
+                  "flips": detector.flips, "quality": settings.params.quality,
                   "trained_on": detector.model.card.get("datasets")},
         "shift_px": {"dy": round(pair.shift[0], 3), "dx": round(pair.shift[1], 3)},
         "shift_m": {"dy": round(pair.shift[0] * res_m, 3), "dx": round(pair.shift[1] * res_m, 3)},
@@ -227,4 +250,5 @@ def _detect_record(scene: _Scene, pair, detector, tiles, parts, work, settings: 
         "obscured": {"pixels": obscured_px, "area_m2": round(obscured_px * scene.pixel_m2, 1),
                      "clouds_detected": bool(settings.clouds),
                      "masks": [m for m in (settings.mask_before, settings.mask_after) if m]},
+        "guard": _guard(pair, parts, dates, source=source, pixel_m2=scene.pixel_m2),
     }

@@ -1,0 +1,166 @@
+"""False alarms: construction flagged where nothing was built, beside CVA + Otsu.
+
+Usage::
+
+    python benchmarks/false_alarms.py [--realdata ../shared/realdata] [--model PATH] [--quality fast]
+                                      [--seasonal 40]
+
+Most 卫片 patches lie on farmland, where a harvested field or a pond shore
+flagged as construction is a wasted field visit. Two measures, run through
+``weipian.detect`` exactly as a user runs it (default settings, clouds on):
+
+- **Real pairs outside their labelled change**: the held-out DSIFN images and
+  OSCD cities (``weipian.learn.recipe.TEST`` and ``realdata/oscd``), scored
+  only on pixels farther than 3 pixels from any labelled change. Their labels
+  mark urban change only, so the figure is an upper bound: some of what is
+  flagged there is real, unlabelled change (a cleared site, a new farm road).
+- **Synthetic seasonal pairs** (:mod:`weipian.learn.seasons`) made from
+  land-cover tiles held out from training and calibration
+  (:func:`weipian.learn.landcover.split_of`), with nothing built: every
+  flagged pixel is a false alarm.
+
+Printed per pair kind: the share of the scene flagged, and patches per km²
+(the patches of the minimum mapping unit, 50 m²), for weipian and for textbook
+CVA + Otsu on the same pixels in the same run. Goal (issue): the real quiet
+farm pair flags at most 0.5 % of its scene.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio import features
+from scipy import ndimage
+
+import weipian
+from weipian.patches import mask_to_patches
+from weipian.raster.difference import cva_otsu
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _write(path: Path, bands: np.ndarray, gsd: float) -> Path:
+    data = np.clip(np.round(bands * 200 + 20), 1, 255).astype(np.uint8)
+    profile = {"driver": "GTiff", "height": data.shape[1], "width": data.shape[2], "count": 3,
+               "dtype": "uint8", "crs": "EPSG:4547",
+               "transform": Affine(gsd, 0, 500000.0, 0, -gsd, 3500000.0)}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data[:3])
+        dst.descriptions = ("red", "green", "blue")
+    return path
+
+
+def seasonal_pairs(realdata: Path, tmp: Path, count: int):
+    """(name, before.tif, after.tif, gsd) of seasonal pairs from held-out land-cover tiles."""
+    from weipian.learn.calibrate import seasonal_validation_pairs
+    from weipian.learn.landcover import load_landcover_folder
+
+    tiles = load_landcover_folder(realdata / "train" / "landcover", split="held_out")
+    for pair in seasonal_validation_pairs(tiles, count=count, size=256, seed=11):
+        name = pair.name.replace("/", "_")
+        yield (pair.name, _write(tmp / f"{name}_b.tif", pair.before, pair.gsd_m),
+               _write(tmp / f"{name}_a.tif", pair.after, pair.gsd_m), pair.gsd_m, None)
+
+
+def real_pairs(realdata: Path, tmp: Path):
+    """(name, before, after, gsd, truth) of held-out DSIFN and OSCD pairs."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real import held_out_pairs
+
+    for dataset, name, b, a, truth in held_out_pairs(realdata, tmp, datasets=("dsifn", "oscd")):
+        with rasterio.open(b) as src:
+            gsd = abs(src.transform.a) if src.crs and src.crs.is_projected else 10.0
+        yield name, b, a, gsd, truth
+
+
+def _flags(before, after, *, model, quality) -> tuple[np.ndarray, int]:
+    with rasterio.open(before) as src:
+        shape, transform = src.shape, src.transform
+    patches = weipian.detect(before, after, model=model, quality=quality)
+    mask = np.zeros(shape, bool)
+    if len(patches):
+        mask = features.rasterize(patches.geometry, out_shape=shape, transform=transform).astype(bool)
+    return mask, len(patches)
+
+
+def _cva(before, after, gsd: float) -> tuple[np.ndarray, int]:
+    with rasterio.open(before) as b, rasterio.open(after) as a:
+        mask = cva_otsu(b.read().astype(np.float32), a.read().astype(np.float32))
+    min_pixels = max(1, int(50.0 / gsd ** 2))
+    n = len(mask_to_patches(mask, transform=Affine.identity(), min_pixels=min_pixels)["geometry"])
+    return mask, n
+
+
+def measure(pairs, *, model, quality) -> list[dict]:
+    rows = []
+    print(f"{'pair':24s} {'flag %':>7s} {'/km²':>7s} | {'CVA %':>7s} {'/km²':>7s}", flush=True)
+    for name, b, a, gsd, truth in pairs:
+        ours, n_ours = _flags(b, a, model=model, quality=quality)
+        base, n_base = _cva(b, a, gsd)
+        quiet = np.ones(ours.shape, bool) if truth is None else ~ndimage.binary_dilation(truth, iterations=3)
+        km2 = quiet.sum() * gsd ** 2 / 1e6
+        row = {"pair": name, "ours": float(ours[quiet].mean()), "cva": float(base[quiet].mean()),
+               "ours_per_km2": n_ours / km2 if truth is None else _outside(ours, truth, gsd) / km2,
+               "cva_per_km2": n_base / km2 if truth is None else _outside(base, truth, gsd) / km2}
+        rows.append(row)
+        print(f"{name:24s} {100 * row['ours']:7.3f} {row['ours_per_km2']:7.1f} | {100 * row['cva']:7.3f} "
+              f"{row['cva_per_km2']:7.1f}", flush=True)
+    return rows
+
+
+def _outside(mask: np.ndarray, truth: np.ndarray, gsd: float) -> int:
+    """Patches (≥ 50 m²) that touch no labelled change."""
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return 0
+    sizes = np.bincount(labels.ravel())
+    hit = np.zeros(n + 1, bool)
+    hit[np.unique(labels[truth & mask])] = True
+    keep = (sizes * gsd ** 2 >= 50.0) & ~hit
+    keep[0] = False
+    return int(keep.sum())
+
+
+def _summary(title: str, rows) -> None:
+    if not rows:
+        return
+    ours = np.mean([r["ours"] for r in rows])
+    cva = np.mean([r["cva"] for r in rows])
+    print(f"{title}: weipian flags {100 * ours:.3f} % ({np.mean([r['ours_per_km2'] for r in rows]):.1f} "
+          f"patches/km²); CVA + Otsu {100 * cva:.3f} % ({np.mean([r['cva_per_km2'] for r in rows]):.1f} "
+          f"patches/km²)\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--realdata", default=str(ROOT.parent / "shared" / "realdata"))
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--quality", default="fast", choices=["fast", "accurate"])
+    parser.add_argument("--seasonal", type=int, default=40, help="number of synthetic seasonal pairs")
+    args = parser.parse_args()
+    realdata = Path(args.realdata)
+    if not (realdata / "train").exists():
+        print(f"no real data at {realdata}; nothing to measure")
+        return
+    warnings.simplefilter("ignore")  # resolution and plausibility warnings are part of what is measured
+    print(f"model: {args.model}, quality {args.quality}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        print("\nsynthetic seasonal pairs from held-out land-cover tiles (nothing built)")
+        _summary("seasonal pairs", measure(seasonal_pairs(realdata, tmp, args.seasonal), model=args.model,
+                                           quality=args.quality))
+        print("real held-out pairs, pixels farther than 3 px from labelled change (upper bound)")
+        _summary("real pairs outside labelled change", measure(real_pairs(realdata, tmp), model=args.model,
+                                                               quality=args.quality))
+
+
+if __name__ == "__main__":
+    main()

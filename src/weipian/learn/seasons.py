@@ -1,0 +1,299 @@
+"""Synthetic seasonal pairs: real farmland that changes between dates without anything being built.
+
+Most 卫片 patches lie on farmland, where the commonest change between two
+quarters is not construction at all: a field harvested, ploughed, flooded
+for rice or green again, a pond fuller or lower, trees in leaf or bare. A
+change model that has only seen building change flags these as
+construction. :func:`seasonal_pair` makes such pairs from real land-cover
+tiles (:mod:`weipian.learn.landcover`) with labels known by construction:
+
+- **Parcels change state.** Farmland (paddy, crop, garden, grass, bare) is
+  cut into parcels (SLIC superpixels within one class); a share of them take
+  the colour statistics of another real parcel drawn from the tile bank
+  (a green field becomes the colour of a real bare, stubble, flooded or
+  green one) while keeping their own texture, so they look like the real
+  thing in every band the model sees.
+- **Water edges move.** Water bodies grow or shrink by a few metres; the new
+  ring takes the water's own colour, the exposed ring a real shore colour.
+- **Vegetation turns.** Forest, garden and grass pixels get a seasonal gain.
+- **Nuisances** of real batches on the after epoch (gain, offset, sub-pixel
+  shift, blur, haze), and the epochs exchanged at random: seasons run both
+  ways.
+
+Labels: ``any_change`` is 1 where a parcel or a shore changed and
+``construction`` is 0 everywhere. With ``buildings`` given, real footprints
+may also be pasted onto the after epoch's farmland or village land: those
+pixels are construction (1) and change.
+
+Pure array functions driven by a ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .augment import _building_pieces, _paste, _resize, nuisance
+from .landcover import COVER_CLASSES, LandCoverTile
+from .samples import IGNORE
+
+__all__ = ["ParcelBank", "seasonal_pair", "seasonal_crop", "FARM_CLASSES"]
+
+_C = {name: i for i, name in enumerate(COVER_CLASSES)}
+#: Classes whose parcels change state with the seasons.
+FARM_CLASSES = (_C["paddy"], _C["crop"], _C["garden"], _C["grass"], _C["bare"])
+_VEGETATION = (_C["forest"], _C["garden"], _C["grass"])
+
+
+@dataclass
+class ParcelBank:
+    """Colour statistics of real parcels, the states a changed parcel may take.
+
+    Attributes
+    ----------
+    means, stds : (P, 3) ndarray of float32
+        Per-band mean and standard deviation (stretched units) of the RGB
+        bands of each parcel.
+    cover : (P,) ndarray of uint8
+        The parcel's class.
+    source : (P,) ndarray of str
+        The set the parcel comes from (``gid15``, ``loveda``): a parcel takes
+        the colours of parcels of its own sensor where there are any.
+    """
+
+    means: np.ndarray
+    stds: np.ndarray
+    cover: np.ndarray
+    source: np.ndarray
+
+    @classmethod
+    def from_tiles(cls, tiles: list[LandCoverTile], *, per_tile: int = 24, seed: int = 0) -> "ParcelBank":
+        """Sample parcels (SLIC superpixels within one class) of farmland and water from tiles."""
+        rng = np.random.default_rng(seed)
+        means, stds, cover, source = [], [], [], []
+        wanted = FARM_CLASSES + (_C["water"],)
+        for tile in tiles:
+            segments = _parcels(tile.image, tile.cover, n=64)
+            ids = [s for s in np.unique(segments) if s >= 0]
+            rng.shuffle(ids)
+            for s in ids[:per_tile]:
+                sel = segments == s
+                cls_ = int(np.bincount(tile.cover[sel]).argmax())
+                if cls_ not in wanted or sel.sum() < 30:
+                    continue
+                pixels = tile.image[:3, sel]
+                means.append(pixels.mean(1))
+                stds.append(pixels.std(1))
+                cover.append(cls_)
+                source.append(tile.name.split("/")[0])
+        if not means:
+            raise ValueError("no farmland or water parcels in the land-cover tiles")
+        return cls(np.float32(means), np.float32(stds), np.uint8(cover), np.array(source))
+
+    def draw(self, rng: np.random.Generator, classes=None, source: str | None = None):
+        """Mean and std (3,) of a random parcel of one of ``classes``, from ``source`` where it has any."""
+        ok = np.isin(self.cover, classes) if classes is not None else np.ones(len(self.cover), bool)
+        pool = np.flatnonzero(ok & (self.source == source)) if source is not None else np.array([], int)
+        if pool.size == 0:
+            pool = np.flatnonzero(ok)
+        if pool.size == 0:
+            pool = np.arange(len(self.cover))
+        k = int(pool[rng.integers(pool.size)])
+        return self.means[k], self.stds[k]
+
+
+def _parcels(image: np.ndarray, cover: np.ndarray, *, n: int) -> np.ndarray:
+    """Segments that follow field boundaries and never cross a class boundary; -1 off farmland and water.
+
+    Felzenszwalb's graph segmentation follows the dikes, ditches and edges
+    between fields; ``n`` sets the scale (about ``n`` segments per image).
+    """
+    from skimage.segmentation import felzenszwalb
+
+    rgb = np.clip(np.moveaxis(image[:3], 0, -1), 0, 1).astype(np.float64)
+    area = cover.size / max(1, n)
+    segments = felzenszwalb(rgb, scale=float(area) / 4, sigma=0.8, min_size=max(8, int(area / 6)))
+    # split superpixels along class boundaries: one id per (superpixel, class)
+    combined = segments.astype(np.int64) * len(COVER_CLASSES) + cover
+    _, out = np.unique(combined, return_inverse=True)
+    out = out.reshape(cover.shape).astype(np.int32)
+    out[~np.isin(cover, FARM_CLASSES + (_C["water"],))] = -1
+    return out
+
+
+def _recolour(pixels: np.ndarray, mean: np.ndarray, std: np.ndarray, rng) -> np.ndarray:
+    """Pixels (3, K) given another parcel's colour statistics, their own texture kept.
+
+    The texture's contrast follows the donor's but is never amplified more
+    than twice (a flat parcel must not turn its compression noise into texture).
+    """
+    own_mean = pixels.mean(1, keepdims=True)
+    own_std = pixels.std(1, keepdims=True) + 1e-3
+    gain = np.clip(std[:, None] * rng.uniform(0.8, 1.2) / own_std, 0.5, 2.0)
+    return (mean[:, None] + (pixels - own_mean) * gain).astype(np.float32)
+
+
+#: Smallest colour change (stretched units, largest band difference) that counts as a change of state.
+MIN_COLOUR_CHANGE = 0.08
+
+
+def _distinct(mean: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two parcel colours differ visibly (see :data:`MIN_COLOUR_CHANGE`)."""
+    return float(np.abs(np.asarray(mean) - np.asarray(other)).max()) >= MIN_COLOUR_CHANGE
+
+
+def _local_parcels(image: np.ndarray, segments: np.ndarray, cover: np.ndarray, ids) -> list:
+    """(id, class, mean (3,), std (3,)) of the image's own parcels of 20 pixels or more."""
+    out = []
+    for s in ids:
+        sel = segments == s
+        if sel.sum() < 20:
+            continue
+        pixels = image[:3, sel]
+        out.append((s, int(np.bincount(cover[sel]).argmax()), pixels.mean(1), pixels.std(1)))
+    return out
+
+
+def _move_water(before: np.ndarray, after: np.ndarray, cover: np.ndarray, gsd_m: float, bank: ParcelBank,
+                rng, source=None) -> np.ndarray:
+    """Grow or shrink water bodies by 2–15 m in ``after``; returns the changed pixels."""
+    water = (cover == _C["water"]).astype(np.uint8)
+    if not water.any():
+        return np.zeros(cover.shape, bool)
+    radius = max(1, int(round(rng.uniform(2.0, 15.0) / gsd_m)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    if rng.random() < 0.5:  # water rises over its shore
+        ring = (cv2.dilate(water, kernel) > 0) & (water == 0) & (cover != _C["built"])
+        if ring.any():
+            mean = before[:3, water > 0].mean(1)
+            std = before[:3, water > 0].std(1)
+            after[:3, ring] = _recolour(before[:3, ring], mean, std, rng)
+    else:  # water falls: a wet or grassy shore appears
+        ring = (water > 0) & (cv2.erode(water, kernel) == 0)
+        if ring.any():
+            mean, std = bank.draw(rng, (_C["bare"], _C["grass"], _C["crop"]), source)
+            after[:3, ring] = _recolour(before[:3, ring], mean * rng.uniform(0.7, 1.0), std, rng)
+    return ring
+
+
+def seasonal_pair(image: np.ndarray, cover: np.ndarray, gsd_m: float, bank: ParcelBank,
+                  rng: np.random.Generator, *, buildings=(), build_share: float = 0.0,
+                  change_share: tuple[float, float] = (0.1, 0.6), source: str | None = None):
+    """Make a labelled seasonal pair from one real land-cover image.
+
+    Parameters
+    ----------
+    image : (4, M, N) ndarray of float32
+        A real epoch (stretched bands; band 3 zero where there is no NIR).
+    cover : (M, N) ndarray of uint8
+        Its classes (:data:`weipian.learn.landcover.COVER_CLASSES`).
+    gsd_m : float
+        Pixel size in metres.
+    bank : ParcelBank
+        Real parcel colours a changed parcel may take.
+    rng : numpy.random.Generator
+    buildings : list of BuildingTile
+        Real footprints to paste as new construction.
+    build_share : float
+        Probability that footprints are pasted into this pair.
+    change_share : (float, float)
+        Range of the share of farmland parcels that change state.
+    source : str, optional
+        The image's set (``gid15``, ``loveda``): parcels take colours of
+        that set's parcels where the bank has any.
+
+    Returns
+    -------
+    before, after : (4, M, N) ndarray of float32
+    any_change, construction : (M, N) ndarray of uint8
+        1 changed / became built, 0 not, :data:`~weipian.learn.samples.IGNORE`
+        where the class is unknown and nothing was pasted.
+    """
+    before = image.astype(np.float32, copy=True)
+    after = before.copy()
+    shape = cover.shape
+    changed = np.zeros(shape, bool)
+    segments = _parcels(before, cover, n=max(8, int(shape[0] * shape[1] * (gsd_m ** 2) / 2500)))
+    farm = [s for s in np.unique(segments) if s >= 0]
+    share = rng.uniform(*change_share)
+    local = _local_parcels(before, segments, cover, farm)
+    for s in farm:
+        sel = segments == s
+        own = int(np.bincount(cover[sel]).argmax())
+        if own == _C["water"] or rng.random() > share:
+            continue
+        target = (_C["paddy"], _C["crop"], _C["bare"], _C["grass"])
+        if own == _C["paddy"] or rng.random() < 0.15:  # paddies flood and drain
+            target = (_C["water"], _C["paddy"], _C["crop"])
+        own_mean = before[:3, sel].mean(1)
+        donors = [d for d in local if d[0] != s and d[1] in target and _distinct(d[2], own_mean)]
+        if donors and rng.random() < 0.7:  # a field of the same image in another state
+            _, _, mean, std = donors[int(rng.integers(len(donors)))]
+        else:
+            mean, std = bank.draw(rng, target, source)
+            if not _distinct(mean, own_mean):  # the new state would look like the old: no change
+                continue
+        after[:3, sel] = _recolour(before[:3, sel], mean, std, rng)
+        changed |= sel
+    if rng.random() < 0.6:
+        changed |= _move_water(before, after, cover, gsd_m, bank, rng, source)
+    veg = np.isin(cover, _VEGETATION) & ~changed
+    if veg.any() and rng.random() < 0.6:  # phenology: greener or browner, not a change of use
+        after[:3, veg] *= rng.uniform(0.8, 1.25, size=(3, 1)).astype(np.float32)
+    built = np.zeros(shape, bool)
+    if buildings and rng.random() < build_share:
+        built = _paste_buildings(after, cover, gsd_m, buildings, rng)
+    after = nuisance(after, rng, has_nir=False, strength=0.6)
+    any_change = (changed | built).astype(np.uint8)
+    construction = built.astype(np.uint8)
+    unknown = (cover == _C["unknown"]) & ~built
+    any_change[unknown] = IGNORE
+    construction[unknown] = IGNORE
+    before[3] = 0.0
+    after[3] = 0.0
+    if rng.random() < 0.5:  # seasons run both ways; a pasted building becomes a demolition
+        swapped = np.where(construction == 1, 0, construction).astype(np.uint8)
+        return after, before, any_change, swapped
+    return before, after, any_change, construction
+
+
+def _paste_buildings(after: np.ndarray, cover: np.ndarray, gsd_m: float, buildings, rng) -> np.ndarray:
+    """Paste 1–8 real footprints onto farmland or village land of ``after``; the pasted pixels."""
+    tile = buildings[int(rng.integers(len(buildings)))]
+    scale = tile.gsd_m / gsd_m * rng.uniform(0.8, 1.25)
+    built = np.zeros(cover.shape, bool)
+    for img, mask in _building_pieces(tile, rng, scale, int(rng.integers(1, 9))):
+        trial = after.copy()
+        placed = _paste(trial, img, mask, rng, recolour=rng.random() < 0.5)
+        if placed is None or not np.isin(cover[placed], FARM_CLASSES + (_C["built"],)).mean() > 0.7:
+            continue
+        after[:] = trial
+        built |= placed
+    return built
+
+
+def seasonal_crop(tile: LandCoverTile, size: int, rng: np.random.Generator, *, max_zoom_out: float = 3.0):
+    """A random square crop of a land-cover tile at a random pixel size, resized to ``size``.
+
+    Returns
+    -------
+    image : (4, size, size) ndarray of float32
+    cover : (size, size) ndarray of uint8
+    gsd_m : float
+    """
+    rows, cols = tile.cover.shape
+    zoom = float(np.exp(rng.uniform(0.0, np.log(max_zoom_out))))
+    side = max(16, min(int(round(size * zoom)), rows, cols))
+    r0, c0 = int(rng.integers(rows - side + 1)), int(rng.integers(cols - side + 1))
+    image = tile.image[:, r0:r0 + side, c0:c0 + side]
+    cover = tile.cover[r0:r0 + side, c0:c0 + side]
+    if side != size:
+        image = _resize(image, size)
+        cover = cv2.resize(cover, (size, size), interpolation=cv2.INTER_NEAREST)
+    k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    image, cover = np.rot90(image, k, axes=(-2, -1)), np.rot90(cover, k)
+    if flip:
+        image, cover = image[..., ::-1], cover[..., ::-1]
+    return np.ascontiguousarray(image), np.ascontiguousarray(cover), tile.gsd_m * side / size

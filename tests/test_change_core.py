@@ -1,0 +1,207 @@
+"""The change core: seasonal pairs with known labels, working resolution, int8, the plausibility guard."""
+
+import warnings
+
+import numpy as np
+import pytest
+import shapely
+from affine import Affine
+from conftest import ORIGIN, write_tif
+
+import weipian
+from weipian.errors import PlausibilityWarning
+from weipian.guard import PLAUSIBLE_SHARE, likely_causes, plausibility
+from weipian.learn.landcover import COVER_CLASSES
+from weipian.learn.resolution import block_mean, scaled_runner, working_factor
+from weipian.learn.samples import IGNORE, BuildingTile
+from weipian.learn.seasons import ParcelBank, seasonal_pair
+
+C = {name: i for i, name in enumerate(COVER_CLASSES)}
+GREEN = np.float32([0.15, 0.55, 0.2])   # a green crop (stretched red, green, blue)
+BARE = np.float32([0.65, 0.5, 0.35])    # bare soil
+
+
+def _farm_tile(rng):
+    """96 x 96: two green crop fields, a village block, a pond and an unlabelled strip."""
+    image = np.zeros((4, 96, 96), np.float32)
+    cover = np.full((96, 96), C["crop"], np.uint8)
+    image[:3] = GREEN[:, None, None]
+    image[:3, :, 46:50] = 0.9          # a bright dike between the fields
+    cover[:, 46:50] = C["grass"]
+    cover[60:80, 10:30] = C["built"]
+    image[:3, 60:80, 10:30] = 0.7
+    cover[10:30, 60:85] = C["water"]
+    image[:3, 10:30, 60:85] = np.float32([0.1, 0.15, 0.25])[:, None, None]
+    cover[90:, :] = C["unknown"]
+    image[:3] += rng.normal(0, 0.02, image[:3].shape).astype(np.float32)
+    return image, cover
+
+
+def _bare_bank():
+    """A bank whose only farmland donors are bare parcels (and one water parcel)."""
+    return ParcelBank(means=np.float32([BARE, BARE, [0.1, 0.15, 0.25]]), stds=np.float32([[0.03] * 3] * 3),
+                      cover=np.uint8([C["bare"], C["crop"], C["water"]]),
+                      source=np.array(["test", "test", "test"]))
+
+
+def test_a_crop_parcel_made_bare_is_change_but_not_construction():
+    made_bare = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        image, cover = _farm_tile(rng)
+        before, after, any_c, cons = seasonal_pair(image, cover, 4.0, _bare_bank(), rng,
+                                                   change_share=(1.0, 1.0), source="test")
+        assert not (cons == 1).any()                           # nothing was built
+        assert (cons[cover != C["unknown"]] == 0).all()
+        assert (any_c[cover == C["unknown"]] == IGNORE).all()  # unknown truth stays unknown
+        assert (any_c[cover == C["built"]] == 0).all()         # the village did not change
+        cols = np.arange(96)[None, :]
+        for field in ((cover == C["crop"]) & (cols < 46), (cover == C["crop"]) & (cols > 50)):
+            labelled = any_c[field]
+            assert (labelled == labelled[0]).all()             # a field changes as a whole
+            means = sorted([before[:3, field].mean(1), after[:3, field].mean(1)], key=lambda m: m[0])
+            if labelled[0] == 1:                               # a changed field looks different
+                assert np.abs(means[1] - means[0]).max() > 0.08
+            if means[0][1] > 0.45 and means[1][0] > 0.45 and means[1][1] < 0.6:  # green -> bare
+                assert labelled[0] == 1
+                made_bare += 1
+    assert made_bare >= 3
+
+
+def test_pasted_footprints_are_construction_only_one_way_round():
+    roofs = np.zeros((4, 40, 40), np.float32)
+    roofs[:3] = 0.95
+    mask = np.zeros((40, 40), bool)
+    mask[5:15, 5:15] = mask[22:34, 20:30] = True
+    tiles = [BuildingTile("test/roofs", roofs, mask, 1.0)]
+    seen_built = seen_demolished = 0
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        image, cover = _farm_tile(rng)
+        before, after, any_c, cons = seasonal_pair(image, cover, 1.0, _bare_bank(), rng, buildings=tiles,
+                                                   build_share=1.0, change_share=(0.0, 0.0), source="test")
+        built = cons == 1
+        assert (any_c[built] == 1).all()
+        if built.any():                                      # the roofs are in the after epoch only
+            seen_built += 1
+            np.testing.assert_array_equal(before[:3, built], image[:3, built])
+            assert np.abs(after[:3, built] - image[:3, built]).max(axis=0).mean() > 0.2
+        elif (any_c == 1).any():                             # exchanged: a demolition, not construction
+            seen_demolished += 1
+            gone = any_c == 1
+            np.testing.assert_array_equal(after[:3, gone], image[:3, gone])
+    assert seen_built and seen_demolished
+
+
+def test_working_factor_and_block_mean():
+    assert [working_factor(g) for g in (0.1, 0.25, 0.5, 0.6, 1.0, 10.0)] == [4, 4, 2, 2, 1, 1]
+    assert working_factor(0.5, None) == 1
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    assert block_mean(x, 2).tolist() == [[[[2.5, 4.5], [10.5, 12.5]]]]
+
+
+def test_scaled_runner_undoes_its_flips():
+    def run(b, a):  # a position-dependent "model": flips must be undone exactly
+        return np.stack([a[:, 0], b[:, 0] * 0 + np.arange(a.shape[-1], dtype=np.float32)], 1)
+
+    rng = np.random.default_rng(0)
+    b = rng.random((2, 6, 32, 32)).astype(np.float32)
+    a = rng.random((2, 6, 32, 32)).astype(np.float32)
+    plain = scaled_runner(run)(b, a)
+    flipped = scaled_runner(run, flips=True)(b, a)
+    np.testing.assert_allclose(plain[:, 0], flipped[:, 0], atol=1e-6)
+    assert scaled_runner(run, factor=2)(b, a).shape == plain.shape
+
+
+def _half_metre_scene(tmp_path):
+    """A 512 x 512 px pair at 0.5 m with bright roofs across the 256 px window seams."""
+    from weipian.testing.scenes import SPECTRA
+
+    rng = np.random.default_rng(5)
+    base = np.asarray(SPECTRA["crop"], np.float32)[:, None, None] * 10000
+    before = np.broadcast_to(base, (4, 512, 512)).copy()
+    after = before.copy()
+    for (r0, r1, c0, c1), name in zip([(240, 272, 80, 140), (100, 130, 240, 270), (244, 268, 244, 268)],
+                                      ["concrete", "white", "blue_steel"]):
+        after[:, r0:r1, c0:c1] = np.asarray(SPECTRA[name], np.float32)[:, None, None] * 10000
+    before += rng.normal(0, 40, before.shape)
+    after += rng.normal(0, 40, after.shape)
+    half = Affine(0.5, 0.0, ORIGIN.c, 0.0, -0.5, ORIGIN.f)
+    b = write_tif(tmp_path / "b.tif", np.clip(before, 1, None).astype(np.uint16), transform=half)
+    a = write_tif(tmp_path / "a.tif", np.clip(after, 1, None).astype(np.uint16), transform=half)
+    return b, a
+
+
+def test_working_resolution_is_seam_exact_across_windows_and_workers(tmp_path):
+    b, a = _half_metre_scene(tmp_path)
+    whole = weipian.detect(b, a, window_size=None, clouds=False, threshold=0.2)
+    assert whole.attrs["weipian"]["model"]["factor"] == 2  # 0.5 m imagery runs at 1 m
+    for size, workers in ((256, 2), (512, 1), (256, 1)):
+        tiled = weipian.detect(b, a, window_size=size, workers=workers, clouds=False, threshold=0.2)
+        assert list(tiled.patch_id) == list(whole.patch_id)
+        assert all(shapely.equals_exact(x, y, 0) for x, y in zip(tiled.geometry, whole.geometry))
+
+
+def test_guard_is_pure_and_names_causes():
+    assert plausibility(0, 0)["plausible"]
+    found = plausibility(50, 1000, shift_px=(0.1, 0.0), dates={"before": "2023-12-05", "after": "2024-06-20"})
+    assert not found["plausible"] and found["flagged_share"] == 0.05 and found["limit"] == PLAUSIBLE_SHARE
+    assert any(c.startswith("season") for c in found["causes"]) and "season" in found["message"]
+    assert likely_causes(shift_px=(0.0, -7.5))[0].startswith("registration")
+    assert any(c.startswith("haze") for c in likely_causes(levels_before=[(0, 100)], levels_after=[(40, 80)]))
+    assert likely_causes(dates={"before": "2024-01-05", "after": "2024-02-20"})[0].startswith("unfamiliar")
+    # contrast is compared free of the bit depth: 16-bit before, 8-bit after, same scene
+    assert not any(c.startswith("haze") for c in likely_causes(levels_before=[(400, 3000)],
+                                                               levels_after=[(10, 76)]))
+    # a scene under 10 ha is not judged: one large building is more than 3 % of it
+    tiny = plausibility(500, 4096, pixel_m2=1.0)
+    assert tiny["plausible"] and not tiny["judged"]
+    assert not plausibility(50_000, 1_000_000, pixel_m2=1.0)["plausible"]
+
+
+def test_guard_fires_on_an_implausible_scene_and_says_so_in_run_json(small_batch, tmp_path):
+    with pytest.warns(PlausibilityWarning, match="flagged as new construction"):
+        judged = weipian.run(small_batch["before"], small_batch["after"], layers=small_batch["farmland"].parent,
+                             output=tmp_path / "out", threshold=0.01, chips=False)
+    guard = judged.attrs["weipian"]["guard"]
+    assert not guard["plausible"] and guard["flagged_share"] > PLAUSIBLE_SHARE and guard["causes"]
+    import json
+
+    record = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert record["guard"]["plausible"] is False
+    assert 'id="guard"' in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_guard_is_silent_on_the_sample_batch(small_batch):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PlausibilityWarning)
+        found = weipian.detect(small_batch["before"], small_batch["after"])
+    assert found.attrs["weipian"]["guard"]["plausible"]
+
+
+def test_int8_model_agrees_with_the_float_model(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime.quantization")
+    from weipian.learn.export import export_onnx
+    from weipian.learn.network import build_network
+    from weipian.learn.quantise import agreement, quantise
+
+    torch.manual_seed(0)
+    net = build_network("lean", (8, 16, 24, 32))
+    ckpt = tmp_path / "net.pt"
+    torch.save({"model": net.state_dict(), "config": {"arch": "lean", "widths": [8, 16, 24, 32],
+                                                      "rgb_only": True, "working_gsd_m": 1.0},
+                "step": 0, "best": None}, ckpt)
+    float_path = export_onnx(ckpt, tmp_path / "model.onnx")
+    rng = np.random.default_rng(0)
+    tiles = []
+    for _ in range(6):
+        x = np.zeros((1, 6, 320, 320), np.float32)
+        x[0, :3] = rng.random((3, 320, 320)) * 0.3 + rng.random((3, 1, 1))
+        x[0, 5] = 0.0
+        tiles.append((x, np.clip(x + rng.normal(0, 0.1, x.shape).astype(np.float32), -0.5, 1.5)))
+    int8 = quantise(float_path, tmp_path / "model_int8.onnx", tiles[:4])
+    found = agreement(float_path, int8, tiles[4:])
+    # stated tolerance (guide, The change model): probabilities within 0.05, flags agree on 99 %
+    assert found["max_abs"] <= 0.05 and found["flag_agreement"] >= 0.99
+    assert weipian.learn.model.ChangeModel(int8).card["quantised"] == "int8"
