@@ -111,7 +111,9 @@ def main() -> None:
         judged = run(chips=False)
         stages = judged.attrs["weipian"]["timings"]
         full = run()
-        full_stages = full.attrs["weipian"]["timings"]
+        import json
+
+        full_stages = json.loads((tmp / "out" / "run.json").read_text(encoding="utf-8"))["timings"]
         t_chips = best_of(lambda: make_chips(full, paths["before"], paths["after"], tmp / "chips"),
                           args.repeat)
         t_chips_one = best_of(lambda: _chips_one_read_each(full, paths, tmp / "chips_one"), 1)

@@ -147,8 +147,14 @@ def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates) -> P
     canvas = Image.new("RGB", (panels[0].width * 2 + 6, panels[0].height), (255, 255, 255))
     canvas.paste(panels[0], (0, 0))
     canvas.paste(panels[1], (panels[0].width + 6, 0))
+    import cv2
+
+    # OpenCV's libpng at a low zlib level: the same pixels as PIL's encoder, in half the time
+    ok, data = cv2.imencode(".png", np.asarray(canvas)[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:  # pragma: no cover - libpng refuses only on out-of-memory
+        raise OSError(f"{path}: the chip could not be encoded as PNG")
     with atomic_path(path) as tmp:
-        canvas.save(tmp, format="PNG")
+        tmp.write_bytes(data.tobytes())
     return path
 
 
