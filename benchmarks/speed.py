@@ -18,6 +18,7 @@ Mpx/s on 2 cores at 1 m (4-band, clouds on), peak RSS <= 1.5 GB.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import tempfile
 import time
@@ -111,8 +112,6 @@ def main() -> None:
         judged = run(chips=False)
         stages = judged.attrs["weipian"]["timings"]
         full = run()
-        import json
-
         full_stages = json.loads((tmp / "out" / "run.json").read_text(encoding="utf-8"))["timings"]
         t_chips = best_of(lambda: make_chips(full, paths["before"], paths["after"], tmp / "chips"),
                           args.repeat)

@@ -41,7 +41,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 
 __all__ = ["ChangeParams", "LayerParams", "DetectSettings", "JudgeSettings", "DeliverSettings",
-           "Execution", "resolve", "read_settings", "settings_fields", "parse_name_fields"]
+           "Execution", "resolve", "read_settings", "load_toml", "shell_spellings", "settings_fields",
+           "parse_name_fields"]
 
 
 class _Settings:
@@ -411,6 +412,52 @@ def settings_fields() -> dict[str, tuple[type, ...]]:
     return out
 
 
+def load_toml(path, *, hint: str) -> dict:
+    """A TOML file as a dict; an unreadable or invalid file is one error naming it (``hint``: the fix).
+
+    Raises
+    ------
+    weipian.errors.WeipianError
+    """
+    from .errors import WeipianError
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise WeipianError(f"{path}: settings file cannot be read ({exc.strerror}); {hint}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WeipianError(f"{path}: not valid TOML ({exc}); fix the file") from None
+
+
+def shell_spellings(options: dict, *, source: str = "") -> dict:
+    """``options`` with the two shell spellings turned into fields, in place and returned.
+
+    ``name_field`` (``["LAYER=FIELD", ...]``, the repeatable ``--name-field``)
+    becomes ``name_fields``; a true ``no_vegetation_veto`` sets
+    ``vegetation_ndvi`` to None.
+
+    Raises
+    ------
+    weipian.errors.WeipianError
+        If a ``name_field`` item is malformed (the message starts with ``source``).
+    """
+    from .errors import WeipianError
+
+    if "name_field" in options:
+        try:
+            options["name_fields"] = parse_name_fields(options.pop("name_field"))
+        except ValueError as exc:
+            raise WeipianError(f"{source}{exc}") from None
+    if options.pop("no_vegetation_veto", False):
+        options["vegetation_ndvi"] = None
+    return options
+
+
 def read_settings(path, command: str = "run") -> dict:
     """The settings objects a settings file gives one command, as the CLI builds them.
 
@@ -439,30 +486,13 @@ def read_settings(path, command: str = "run") -> dict:
     """
     from .errors import WeipianError
 
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
     steps = COMMAND_STEPS.get(command)
     if steps is None:
         raise WeipianError(f"command was {command!r} but is expected to be one of {', '.join(COMMAND_STEPS)}")
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as exc:
-        raise WeipianError(f"{path}: settings file cannot be read ({exc.strerror}); check the path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise WeipianError(f"{path}: not valid TOML ({exc}); fix the file") from None
+    data = load_toml(path, hint="check the path")
     flat = {k: v for k, v in data.items() if not isinstance(v, dict)}
     flat.update(data.get(command, {}))
-    options = {str(k).replace("-", "_"): v for k, v in flat.items()}
-    if "name_field" in options:
-        try:
-            options["name_fields"] = parse_name_fields(options.pop("name_field"))
-        except ValueError as exc:
-            raise WeipianError(f"{path}: {exc}") from None
-    if options.pop("no_vegetation_veto", False):
-        options["vegetation_ndvi"] = None
+    options = shell_spellings({str(k).replace("-", "_"): v for k, v in flat.items()}, source=f"{path}: ")
     owners = settings_fields()
     wanted = {cls for step in steps for cls in _STEP_CLASSES[step]}
     options = {k: v for k, v in options.items() if wanted.intersection(owners.get(k, ()))}

@@ -37,17 +37,9 @@ def load_settings(path, commands: dict) -> dict:
     WeipianError
         If the file cannot be read or parsed, or names an unknown option.
     """
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as exc:
-        raise WeipianError(f"{path}: settings file cannot be read ({exc.strerror}); check --config") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise WeipianError(f"{path}: not valid TOML ({exc}); fix the file") from None
+    from ..settings import load_toml
+
+    data = load_toml(path, hint="check --config")
 
     def params_of(cmd):
         names = {p.name for p in cmd.params if p.name}

@@ -224,22 +224,13 @@ def settings_from(ctx, kwargs: dict, *steps: str) -> tuple:
         The settings objects, in the order of ``steps``.
     """
     from ..errors import WeipianError
-    from ..settings import parse_name_fields, resolve, settings_fields
+    from ..settings import resolve, settings_fields, shell_spellings
 
-    options = {}
-    if "name_field" in kwargs:
-        try:
-            options["name_fields"] = parse_name_fields(kwargs.pop("name_field"))
-        except ValueError as exc:
-            raise WeipianError(str(exc)) from None
-    if kwargs.pop("no_vegetation_veto", False):
-        kwargs["vegetation_ndvi"] = None
+    owners = settings_fields()
+    shell_spellings(kwargs)
+    options = {name: kwargs.pop(name) for name in list(kwargs) if name in owners}
     if "execution" in steps:
         options["progress"] = show_progress(ctx)
-    owners = settings_fields()
-    for name in list(kwargs):
-        if name in owners:
-            options[name] = kwargs.pop(name)
     try:
         return resolve(options, **{step: None for step in steps})
     except ValueError as exc:

@@ -40,21 +40,14 @@ FALSE_ALARM_BUDGET = 0.005
 COARSE_GSD_M = 5.0
 
 
-def _f1(prob: np.ndarray, truth: np.ndarray, threshold: float) -> float:
-    from .train import pair_f1
-
-    tp, fp, fn = pair_f1(prob, truth, threshold)
-    return 2 * tp / max(1, 2 * tp + fp + fn)
-
-
 def _f1_table(pairs: list[LabelledPair], probs: list[np.ndarray], channel: int) -> dict[str, list[float]]:
     """Dataset -> mean pixel F1 at every threshold of :data:`THRESHOLDS`."""
-    from .train import construction_truth
+    from .train import construction_truth, f1_at
 
     per_dataset: dict[str, list[list[float]]] = {}
     for pair, prob in zip(pairs, probs):
         truth = construction_truth(pair) if channel == 1 else pair.any_change
-        per_dataset.setdefault(pair.dataset, []).append([_f1(prob[channel], truth, t) for t in THRESHOLDS])
+        per_dataset.setdefault(pair.dataset, []).append([f1_at(prob[channel], truth, t) for t in THRESHOLDS])
     return {d: [round(float(v), 4) for v in np.mean(rows, axis=0)] for d, rows in per_dataset.items()}
 
 

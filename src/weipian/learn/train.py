@@ -29,7 +29,8 @@ from .network import build_network, count_parameters
 from .samples import IGNORE, LabelledPair
 from .tiling import predict_tiled
 
-__all__ = ["TrainConfig", "train", "load_checkpoint", "predict_pair", "pair_f1", "construction_truth"]
+__all__ = ["TrainConfig", "train", "load_checkpoint", "predict_pair", "pair_f1", "f1_at",
+           "construction_truth"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,12 @@ def pair_f1(prob: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> tupl
     return tp, int((pred & ~t).sum()), int((~pred & t).sum())
 
 
+def f1_at(prob: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> float:
+    """Pixel F1 of ``prob >= threshold`` against ``truth`` (unknown pixels skipped; 0 when both are empty)."""
+    tp, fp, fn = pair_f1(prob, truth, threshold)
+    return 2 * tp / max(1, 2 * tp + fp + fn)
+
+
 def construction_truth(pair: LabelledPair) -> np.ndarray:
     """Construction truth, falling back to any-change truth where construction is unknown."""
     return np.where(pair.construction == IGNORE, pair.any_change, pair.construction)
@@ -167,8 +174,7 @@ def _validate(net, pairs: list[LabelledPair]) -> dict:
         prob = predict_pair(net, pair)
         truth = construction_truth(pair)
         channel = 1 if (pair.construction != IGNORE).any() else 0
-        tp, fp, fn = pair_f1(prob[channel], truth)
-        scores[pair.name] = 2 * tp / max(1, 2 * tp + fp + fn)
+        scores[pair.name] = f1_at(prob[channel], truth)
     return scores
 
 

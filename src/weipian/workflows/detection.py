@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -11,7 +13,8 @@ import numpy as np
 
 from .._version import __version__
 from ..engine.tiles import CELL
-from ..errors import WeipianError
+from ..errors import PlausibilityWarning, WeipianError
+from ..guard import plausibility
 from ..io import parse_date
 from ..learn.network_outputs import OUTPUTS
 from ..obscured import obscured_polygons
@@ -201,12 +204,6 @@ def _patch_frame(table: dict, scene: _Scene, min_area: float, dates: dict) -> gp
 
 def _guard(pair, parts, dates, *, source: str, pixel_m2: float) -> dict:
     """The plausibility guard's finding (:mod:`weipian.guard`), warned and logged where it fires."""
-    import logging
-    import warnings
-
-    from ..errors import PlausibilityWarning
-    from ..guard import plausibility
-
     flagged = sum(int(p["flagged"][0]) for p in parts)
     clear = sum(int(p["valid"][0]) - int(p["obscured"][0]) for p in parts)
     finding = plausibility(flagged, clear, pixel_m2=pixel_m2, shift_px=pair.shift,
