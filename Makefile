@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench sample clean browser postgis docs model lodo
+.PHONY: install demo test bench sample clean browser postgis docs model lodo cover-model
 
 install: $(STAMP)
 
@@ -84,6 +84,18 @@ model: $(STAMP)
 		--arch lean --steps $(MODEL_STEPS) --batch 16 --val-every 500 --seed 0 --resume
 	cp out/models/default/model.onnx out/models/default/weights.pt out/models/default/model_card.json \
 		src/weipian/learn/default/
+
+# The default land-cover model of weipian farmland, exactly as shipped: trained on the training split of
+# ../shared/realdata/train/landcover (held-out and validation tiles left out, see
+# src/weipian/learn/landcover.py), best checkpoint by validation mean F1, then copied into the package.
+# Resumable like make model.
+COVER_STEPS ?= 4000
+cover-model: $(STAMP)
+	$(VENV)/bin/weipian train out/models/cover --task cover --landcover $(REALDATA)/train/landcover \
+		--steps $(COVER_STEPS) --batch 16 --val-every 500 --seed 0 --resume
+	mkdir -p src/weipian/learn/cover_default
+	cp out/models/cover/model.onnx out/models/cover/weights.pt out/models/cover/model_card.json \
+		src/weipian/learn/cover_default/
 
 # Leave-one-dataset-out models for benchmarks/real.py --lodo out/models
 # (the model card's figures: levir_cd with the defaults, the others with LODO_STEPS=250 LODO_VAL=125)

@@ -5,7 +5,7 @@ them, overlay them with the reference layers and judge their legality.
 
 >>> import weipian
 >>> [name for name in weipian.__all__ if not name[0].isupper()]
-['detect', 'judge', 'run', '__version__']
+['detect', 'judge', 'run', 'farmland_use', '__version__']
 """
 
 import logging
@@ -16,12 +16,14 @@ from .settings import (  # noqa: E402
     DeliverSettings,
     DetectSettings,
     Execution,
+    FarmlandSettings,
     JudgeSettings,
     LayerParams,
 )
 from .workflows import detect, judge, run  # noqa: E402
+from .workflows.farmland import farmland_use  # noqa: E402
 
-__all__ = ["ChangeParams", "DeliverSettings", "DetectSettings", "Execution", "JudgeSettings",
-           "LayerParams", "detect", "judge", "run", "__version__"]
+__all__ = ["ChangeParams", "DeliverSettings", "DetectSettings", "Execution", "FarmlandSettings",
+           "JudgeSettings", "LayerParams", "detect", "judge", "run", "farmland_use", "__version__"]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -41,8 +41,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 
 __all__ = ["ChangeParams", "LayerParams", "DetectSettings", "JudgeSettings", "DeliverSettings",
-           "Execution", "resolve", "read_settings", "load_toml", "shell_spellings", "settings_fields",
-           "parse_name_fields"]
+           "Execution", "FarmlandSettings", "resolve", "read_settings", "load_toml", "shell_spellings",
+           "settings_fields", "parse_name_fields"]
 
 
 class _Settings:
@@ -280,6 +280,51 @@ class DeliverSettings(_Settings):
 
 
 @dataclass(frozen=True)
+class FarmlandSettings(_Settings):
+    """Farmland use (耕地非粮化) in a run: the land-cover model and the parcel rule.
+
+    Parameters
+    ----------
+    farmland_use : bool
+        Judge every farmland parcel in ``weipian run`` (``--farmland-use``).
+    cover_model : str
+        ONNX land-cover model (``"default"``: the one shipped).
+    parcel_min_share : float
+        Share of a parcel's clear pixels a new use must hold (0–1).
+    parcel_min_area : float
+        Area (m²) a new use must hold on a parcel.
+    parcel_max_obscured : float
+        Largest share of a parcel under cloud or without data that still
+        allows a judgement (0–1).
+    parcel_min_confidence : float
+        Lowest mean probability of the land-cover model over a parcel.
+    parcel_min_built_area : float
+        Area (m²) of construction patches that makes a parcel 非农化.
+
+    See :class:`weipian.farmland.states.ParcelRule` for the rule.
+    """
+
+    farmland_use: bool = False
+    cover_model: str = "default"
+    parcel_min_share: float = 0.5
+    parcel_min_area: float = 200.0
+    parcel_max_obscured: float = 0.3
+    parcel_min_confidence: float = 0.5
+    parcel_min_built_area: float = 50.0
+
+    def rule(self):
+        """The :class:`~weipian.farmland.states.ParcelRule` these settings describe (validated there)."""
+        from .farmland.states import ParcelRule
+
+        return ParcelRule(min_share=self.parcel_min_share, min_area_m2=self.parcel_min_area,
+                          max_obscured=self.parcel_max_obscured, min_confidence=self.parcel_min_confidence,
+                          min_built_m2=self.parcel_min_built_area)
+
+    def __post_init__(self):
+        self.rule()
+
+
+@dataclass(frozen=True)
 class Execution(_Settings):
     """How a run is executed; none of it changes the result.
 
@@ -359,7 +404,7 @@ def resolve(options: Mapping, **objects):
     **objects
         Step name to the settings object (or None for its defaults), e.g.
         ``detect=DetectSettings(), execution=None``. The step names are
-        ``detect``, ``judge``, ``deliver`` and ``execution``.
+        ``detect``, ``judge``, ``deliver``, ``execution`` and ``farmland``.
 
     Returns
     -------
@@ -379,7 +424,7 @@ def resolve(options: Mapping, **objects):
     (80, 0.6, 2)
     """
     classes = {"detect": DetectSettings, "judge": JudgeSettings, "deliver": DeliverSettings,
-               "execution": Execution}
+               "execution": Execution, "farmland": FarmlandSettings}
     options = dict(options)
     used: set[str] = set()
     out = []
@@ -405,7 +450,8 @@ def resolve(options: Mapping, **objects):
 def settings_fields() -> dict[str, tuple[type, ...]]:
     """Every settings field name with the objects that hold it (for the CLI and the docs)."""
     out: dict[str, tuple[type, ...]] = {}
-    for cls in (DetectSettings, ChangeParams, JudgeSettings, LayerParams, DeliverSettings, Execution):
+    for cls in (DetectSettings, ChangeParams, JudgeSettings, LayerParams, DeliverSettings, Execution,
+                FarmlandSettings):
         for f in fields(cls):
             if f.name not in _NESTED:
                 out[f.name] = out.get(f.name, ()) + (cls,)
@@ -504,10 +550,13 @@ def read_settings(path, command: str = "run") -> dict:
 
 
 #: The steps each command runs, in order.
-COMMAND_STEPS = {"run": ("detect", "judge", "deliver", "execution"), "detect": ("detect", "execution"),
-                 "judge": ("judge",), "export": ("deliver",), "batch": ("detect", "judge", "execution")}
+COMMAND_STEPS = {"run": ("detect", "judge", "deliver", "execution", "farmland"),
+                 "detect": ("detect", "execution"),
+                 "judge": ("judge",), "export": ("deliver",), "batch": ("detect", "judge", "execution"),
+                 "farmland": ("farmland",)}
 _STEP_CLASSES = {"detect": (DetectSettings, ChangeParams), "judge": (JudgeSettings, LayerParams),
-                 "deliver": (DeliverSettings,), "execution": (Execution,)}
+                 "deliver": (DeliverSettings,), "execution": (Execution,),
+                 "farmland": (FarmlandSettings,)}
 
 
 def parse_name_fields(items) -> dict[str, str]:

@@ -104,6 +104,7 @@ def main(ctx, verbose, quiet, config):
 from .batch import batch_cmd  # noqa: E402
 from .detect import detect_cmd  # noqa: E402
 from .export import export_cmd  # noqa: E402
+from .farmland import farmland_cmd  # noqa: E402
 from .judge import judge_cmd  # noqa: E402
 from .ledger import ledger_cmd  # noqa: E402
 from .run import run_cmd  # noqa: E402
@@ -112,6 +113,7 @@ from .train import train_cmd  # noqa: E402
 main.add_command(batch_cmd)
 main.add_command(detect_cmd)
 main.add_command(export_cmd)
+main.add_command(farmland_cmd)
 main.add_command(judge_cmd)
 main.add_command(ledger_cmd)
 main.add_command(run_cmd)

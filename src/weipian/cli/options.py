@@ -235,3 +235,30 @@ def settings_from(ctx, kwargs: dict, *steps: str) -> tuple:
         return resolve(options, **{step: None for step in steps})
     except ValueError as exc:
         raise WeipianError(str(exc)) from None
+
+
+cover_model_opt = click.option("--cover-model", default="default", show_default=True, metavar="PATH",
+                               help="ONNX land-cover model written by weipian train --task cover "
+                               "('default': the one shipped).")
+parcel_min_share_opt = click.option(
+    "--parcel-min-share", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+    help="Share of a farmland parcel's clear pixels a new use (pond, orchard, forest, grass) must hold.")
+parcel_min_area_opt = click.option("--parcel-min-area", type=click.FloatRange(min=0), default=200.0,
+                                   show_default=True, help="Area (m²) a new use must hold on a parcel.")
+parcel_max_obscured_opt = click.option(
+    "--parcel-max-obscured", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+    help="Largest share of a parcel under cloud or without data that still allows a judgement (else 不确定).")
+parcel_min_confidence_opt = click.option(
+    "--parcel-min-confidence", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+    help="Lowest mean land-cover probability over a parcel (else 不确定).")
+parcel_min_built_opt = click.option(
+    "--parcel-min-built-area", type=click.FloatRange(min=0), default=50.0, show_default=True,
+    help="Area (m²) of construction patches that makes a parcel 非农化.")
+
+
+def farmland_opts(func):
+    """Add ``--cover-model`` and the ``--parcel-*`` rule options."""
+    for opt in (parcel_min_built_opt, parcel_min_confidence_opt, parcel_max_obscured_opt, parcel_min_area_opt,
+                parcel_min_share_opt, cover_model_opt):
+        func = opt(func)
+    return func

@@ -11,6 +11,7 @@ from .options import (
     before_date_opt,
     change_opts,
     delivery_opts,
+    farmland_opts,
     input_opts,
     layer_crs_opt,
     layer_override_opts,
@@ -43,6 +44,10 @@ from .options import (
 @batch_opt
 @parallel_opts
 @delivery_opts
+@click.option("--farmland-use", is_flag=True,
+              help="Also judge every farmland parcel (耕地非粮化): parcels.gpkg, parcels.xlsx, "
+              "worst_ten.csv, farmland.html and a report section.")
+@farmland_opts
 @input_opts
 @layer_crs_opt
 @overwrite_opt
@@ -52,9 +57,10 @@ def run_cmd(ctx, before, after, layers_dir, output, overwrite, **kwargs):
     from ..workflows import run
 
     overrides = overrides_from(kwargs)
-    detect, judge, deliver, execution = settings_from(ctx, kwargs, "detect", "judge", "deliver", "execution")
+    detect, judge, deliver, execution, farmland = settings_from(ctx, kwargs, "detect", "judge", "deliver",
+                                                                "execution", "farmland")
     frame = run(before, after, layers=layers_dir, output=output, overrides=overrides, overwrite=overwrite,
-                detect=detect, judge=judge, deliver=deliver, execution=execution)
+                detect=detect, judge=judge, deliver=deliver, execution=execution, farmland=farmland)
     counts = frame["label"].value_counts().to_dict()
     click.echo(f"{len(frame)} patches written to {output}: "
                + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

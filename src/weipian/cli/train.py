@@ -7,6 +7,9 @@ import click
 
 @click.command("train")
 @click.argument("output", type=click.Path())
+@click.option("--task", type=click.Choice(["change", "cover"]), default="change", show_default=True,
+              help="change: the change model (pairs); cover: the farmland land-cover model "
+              "(--landcover tiles).")
 @click.option("--data", type=click.Path(), default=None,
               help="Folder of labelled pairs (before/after/label per pair, manifest.csv with resolution_m).")
 @click.option("--buildings", type=click.Path(), default=None,
@@ -41,7 +44,7 @@ import click
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads [default: all].")
 @click.option("--resume", is_flag=True, help="Continue from OUTDIR/last.pt.")
 @click.pass_context
-def train_cmd(ctx, output, data, buildings, landcover, arch, patches, verified_manifest, before, after,
+def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, verified_manifest, before, after,
               bands, outcome_column, from_model, split, leave_out, gsd, steps, batch, crop, lr, seed,
               val_every, threads, resume):
     """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
@@ -57,6 +60,9 @@ def train_cmd(ctx, output, data, buildings, landcover, arch, patches, verified_m
     except ImportError:
         raise TrainingDataError("weipian train needs PyTorch; install it with "
                                 "pip install 'weipian[train]' (or pip install torch==2.13.0)") from None
+    if task == "cover":
+        return _train_cover(ctx, output, landcover, steps=steps, batch=batch, crop=crop, lr=lr, seed=seed,
+                            val_every=val_every, threads=threads, resume=resume)
     from ..learn.fit import train_from_folders
     from ..learn.train import TrainConfig
     from .options import show_progress
@@ -88,3 +94,20 @@ def train_cmd(ctx, output, data, buildings, landcover, arch, patches, verified_m
     click.echo(f"model written to {summary['onnx']} ({summary['parameters']:,} parameters, "
                f"{config.steps} steps in {summary['seconds']:.0f} s on {summary['device']}; "
                f"validation F1 {last.get('val_f1', float('nan')):.3f})")
+
+
+def _train_cover(ctx, output, landcover, *, steps, batch, crop, lr, seed, val_every, threads, resume):
+    """``weipian train --task cover``: the land-cover model of ``weipian farmland``."""
+    from ..learn.cover_train import CoverTrainConfig, train_cover_from_folder
+    from .options import show_progress
+
+    if landcover is None:
+        raise click.UsageError("--task cover needs --landcover (folder of gid15/ and loveda/ tiles)")
+    config = CoverTrainConfig(steps=steps or 3000, batch=batch, crop=crop, lr=lr or 3e-3, seed=seed,
+                              val_every=val_every, threads=threads)
+    summary = train_cover_from_folder(landcover, output, config=config, resume=resume,
+                                      progress=show_progress(ctx))
+    last = summary["history"][-1] if summary["history"] else {}
+    click.echo(f"land-cover model written to {summary['onnx']} ({summary['parameters']:,} parameters, "
+               f"{config.steps} steps in {summary['seconds']:.0f} s; validation mean F1 "
+               f"{last.get('val_mean_f1', float('nan')):.3f})")

@@ -81,7 +81,7 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
                  chart_svg=None, title: str = "weipian 卫片执法监测报告",
                  run_info: dict | None = None, embed_chips: int = 300,
                  obscured: dict | None = None, stretch: dict | None = None,
-                 guard: dict | None = None) -> Path:
+                 guard: dict | None = None, sections: list[str] | None = None) -> Path:
     """Write the self-contained HTML report.
 
     Parameters
@@ -111,6 +111,8 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     guard : dict, optional
         The plausibility guard's finding (:func:`weipian.guard.plausibility`);
         a warning banner heads the page where it fired.
+    sections : list of str, optional
+        HTML fragments put after the map (the farmland-use section).
 
     Returns
     -------
@@ -135,6 +137,7 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         guard=_guard_note(guard),
         labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
         data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
+        sections="\n".join(sections or ()),
     )
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -187,7 +190,9 @@ path.patch.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
 <image href="{overview}" x="0" y="0" width="{width}" height="{height}"></image>
 <g id="patches"></g></svg>
 <div id="panel"><p>点击图斑查看举证截图与判定依据。Click a patch for its chips, fields and reason.</p></div>
-</div></main>
+</div>
+{sections}
+</main>
 <footer>weipian · {info}</footer>
 <script type="application/json" id="data">{data}</script>
 <script>

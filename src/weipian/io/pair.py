@@ -199,6 +199,37 @@ class PairReader:
         indexes = [self._idx_a[self.roles[r]] for r in roles]
         return source.read(indexes, out_shape=(len(indexes), *out_shape), out_dtype="float32")
 
+    def read_averaged(self, factor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
+        """Both epochs averaged over ``factor`` × ``factor`` pixel blocks, in one decimated read each.
+
+        GDAL averages the valid pixels of each block (``Resampling.average``),
+        as ``gdal_translate -r average`` would; a block without any valid
+        pixel in either epoch is invalid.
+
+        Returns
+        -------
+        before, after : (B, m, n) ndarray of float32
+            ``m = ceil(M / factor)``, ``n = ceil(N / factor)``.
+        valid : (m, n) ndarray of bool
+        transform : affine.Affine
+            Of the averaged grid.
+        """
+        from affine import Affine
+
+        rows, cols = -(-self.shape[0] // factor), -(-self.shape[1] // factor)
+        source = self._vrt if self._vrt is not None else self._src_a
+        out = []
+        for src, idx in ((self._src_b, self._idx_b), (source, self._idx_a)):
+            data = src.read(idx, out_shape=(len(idx), rows, cols), resampling=Resampling.average,
+                            out_dtype="float32", masked=True)
+            out.append(data)
+        valid = ~(np.ma.getmaskarray(out[0]).any(0) | np.ma.getmaskarray(out[1]).any(0))
+        before, after = (np.ma.filled(d, 0).astype(np.float32) for d in out)
+        before[:, ~valid] = 0
+        after[:, ~valid] = 0
+        transform = self.transform * Affine.scale(self.shape[1] / cols, self.shape[0] / rows)
+        return before, after, valid, transform
+
     def close(self) -> None:
         """Close the datasets."""
         for m in getattr(self, "_masks", None) or []:

@@ -1,5 +1,11 @@
 """Ingest of a batch into the ledger: new patches, repeats of earlier ones, reopened cases.
 
+A run with farmland use (``weipian run --farmland-use``) brings its 非粮化
+parcels too: each becomes a ledger entry with label ``non_grain`` and id
+``<township code>-<batch>-F<parcel id>``, tracked to 整改/销项 as a patch is.
+Entries are matched with earlier ones of their own kind only (a 非粮化 parcel
+with earlier 非粮化 parcels, a construction patch with earlier patches).
+
 :class:`Ingest` is a part of :class:`weipian.ledger.Ledger`; it uses the
 ledger's connection and back end.
 """
@@ -20,7 +26,10 @@ from .matching import match_patches
 from .schema import PATCH_COLUMNS
 from .stamps import utc_now, who_am_i
 
-__all__ = ["Ingest", "AddResult", "REPEAT_NOTES"]
+__all__ = ["Ingest", "AddResult", "REPEAT_NOTES", "parcel_entries", "NON_GRAIN"]
+
+#: Ledger label of 非粮化 parcel entries.
+NON_GRAIN = "non_grain"
 
 #: The note a repeat gets, by the state of the patch it repeats.
 REPEAT_NOTES = {
@@ -84,8 +93,7 @@ class Ingest:
             geoms = frame.geometry.to_numpy()
             self._check_new(frame, batch)
             earlier = self._earlier(geoms, max_distance)
-            matches = match_patches(geoms, earlier.geometry.to_numpy(), min_share=min_share,
-                                    max_distance=max_distance, recency=earlier["rank"].to_numpy())
+            matches = _match_by_kind(frame, geoms, earlier, min_share=min_share, max_distance=max_distance)
             rows, history, reopen = self._new_rows(frame, earlier, matches, batch=batch, now=now, who=who,
                                                    result=result)
             for root_id, pid in reopen.items():
@@ -127,6 +135,12 @@ class Ingest:
                                      "rerun the batch") from None
         inputs = record.get("inputs", {})
         batch = (record.get("judge") or {}).get("batch") or _batch_of_ids(frame["patch_id"])
+        if (outdir / "parcels.gpkg").exists():
+            parcels = gpd.read_file(outdir / "parcels.gpkg", layer="parcels", engine="pyogrio")
+            entries = parcel_entries(parcels, batch)
+            if len(entries):
+                entries = entries.to_crs(frame.crs) if frame.crs is not None else entries
+                frame = gpd.GeoDataFrame(pd.concat([frame, entries], ignore_index=True), crs=frame.crs)
         return self.add_patches(frame, batch=batch, run_dir=str(outdir.resolve()),
                                 before_image=_abs(inputs.get("before", ""), outdir),
                                 after_image=_abs(inputs.get("after", ""), outdir),
@@ -184,18 +198,19 @@ class Ingest:
     def _earlier(self, geoms, reach: float) -> gpd.GeoDataFrame:
         """Earlier patches near the new ones, each with its case root and the root's state."""
         if len(geoms) == 0:
-            return gpd.GeoDataFrame({"patch_id": [], "root": [], "root_state": [], "rank": []},
+            return gpd.GeoDataFrame({"patch_id": [], "root": [], "root_state": [], "rank": [], "label": []},
                                     geometry=[], crs=self.crs)
         x0, y0, x1, y1 = shapely.total_bounds(geoms)
         rows = self._rows(
             "SELECT p.patch_id, p.batch, p.state, COALESCE(p.repeat_of, p.patch_id), r.state, "
-            f"b.after_date, {self.backend.geom_select('p.geom')} FROM ledger_patches p "
+            f"b.after_date, p.label, {self.backend.geom_select('p.geom')} FROM ledger_patches p "
             "JOIN ledger_batches b ON b.batch = p.batch "
             "LEFT JOIN ledger_patches r ON r.patch_id = p.repeat_of "
             "WHERE p.maxx >= ? AND p.minx <= ? AND p.maxy >= ? AND p.miny <= ?",
             (x0 - reach, x1 + reach, y0 - reach, y1 + reach))
         frame = pd.DataFrame([r[:-1] for r in rows],
-                             columns=["patch_id", "batch", "state", "root", "root_state", "after_date"])
+                             columns=["patch_id", "batch", "state", "root", "root_state", "after_date",
+                                      "label"])
         frame["root_state"] = frame["root_state"].where(frame["root_state"].notna(), frame["state"])
         frame["rank"] = pd.factorize(frame["after_date"].astype(str) + frame["batch"].astype(str),
                                      sort=True)[0] if len(frame) else []
@@ -226,6 +241,59 @@ class Ingest:
         marks = ", ".join(["?"] * (len(names) - 1) + [self.backend.geom_placeholder()])
         params = [(*r, *map(float, bnd), blob) for r, bnd, blob in zip(rows, bounds, blobs)]
         self._run(f"INSERT INTO ledger_patches ({', '.join(names)}) VALUES ({marks})", params, many=True)
+
+
+def parcel_entries(parcels: gpd.GeoDataFrame, batch: str) -> gpd.GeoDataFrame:
+    """The 非粮化 parcels of a batch as ledger entries (label ``non_grain``; 非农化 ones are patches already).
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Layer ``parcels`` of ``parcels.gpkg`` (:func:`weipian.workflows.farmland.farmland_use`).
+    batch : str
+
+    Returns
+    -------
+    GeoDataFrame
+        ``patch_id`` (``<township code>-<batch>-F<parcel id>``), ``label``,
+        ``reason``, ``township``, ``township_code``, ``area_m2`` (the
+        parcel), ``farmland_m2`` (the area of the new use), dates.
+    """
+    sel = parcels[parcels["state"] == NON_GRAIN] if "state" in parcels else parcels.iloc[:0]
+    codes = sel.get("township_code", pd.Series([""] * len(sel), index=sel.index)).fillna("").astype(str)
+    ids = [f"{c or '000000'}-{batch}-F{p}" for c, p in zip(codes, sel["parcel_id"].astype(str))]
+    out = pd.DataFrame({"patch_id": ids, "label": NON_GRAIN, "reason": sel.get("reason", ""),
+                        "evidence_category": "非粮化", "township": sel.get("township", ""),
+                        "township_code": codes, "area_m2": sel.get("area_m2", np.nan),
+                        "farmland_m2": sel.get("use_area_m2", np.nan),
+                        "before_date": sel.get("before_date", ""), "after_date": sel.get("after_date", "")},
+                       index=sel.index)
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry=sel.geometry.to_numpy(), crs=parcels.crs)
+
+
+class _Matches:
+    def __init__(self, n: int):
+        self.index = np.full(n, -1, np.int64)
+        self.share = np.zeros(n)
+
+
+def _match_by_kind(frame, geoms, earlier, *, min_share: float, max_distance: float) -> _Matches:
+    """Matches of new entries with earlier ones of the same kind (非粮化 parcels apart from patches)."""
+    new_kind = (frame["label"] == NON_GRAIN).to_numpy() if "label" in frame else np.zeros(len(frame), bool)
+    old_kind = (earlier["label"] == NON_GRAIN).to_numpy() if len(earlier) else np.zeros(0, bool)
+    out = _Matches(len(frame))
+    old_geoms = earlier.geometry.to_numpy()
+    recency = earlier["rank"].to_numpy() if len(earlier) else np.zeros(0)
+    for kind in (False, True):
+        new, old = np.flatnonzero(new_kind == kind), np.flatnonzero(old_kind == kind)
+        if not len(new):
+            continue
+        m = match_patches(geoms[new], old_geoms[old], min_share=min_share, max_distance=max_distance,
+                          recency=recency[old])
+        hit = m.index >= 0
+        out.index[new[hit]] = old[m.index[hit]]
+        out.share[new] = m.share
+    return out
 
 
 def _batch_of_ids(ids) -> str:

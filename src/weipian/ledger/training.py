@@ -53,7 +53,8 @@ def export_training(ledger, output, *, batches=None) -> dict:
     """
     output = Path(output)
     patches = ledger.patches()
-    patches = patches[patches["outcome"].notna()]
+    # 非粮化 parcels carry no change label
+    patches = patches[patches["outcome"].notna() & (patches["label"] != "non_grain")]
     if batches:
         patches = patches[patches["batch"].isin(list(batches))]
     if patches.empty:

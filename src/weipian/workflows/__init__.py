@@ -7,6 +7,7 @@ module             workflow
 ``judgement``      :func:`judge`: patches overlaid with the layers, labelled
 ``delivery``       :func:`deliver`: lists, statistics, chips, report
 ``pipeline``       :func:`run`: all three into a folder, with ``run.json``
+``farmland``       :func:`farmland_use`: every farmland parcel judged (非粮化)
 =================  =========================================================
 
 They work on named files and return GeoDataFrames, for notebooks and other
@@ -17,7 +18,8 @@ its fields by name.
 from ..patch_files import read_patches, write_patches
 from .delivery import deliver
 from .detection import detect
+from .farmland import farmland_use
 from .judgement import judge
 from .pipeline import run
 
-__all__ = ["detect", "judge", "deliver", "run", "read_patches", "write_patches"]
+__all__ = ["detect", "judge", "deliver", "run", "farmland_use", "read_patches", "write_patches"]

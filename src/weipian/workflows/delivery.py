@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands: str | None = None,
-            settings: DeliverSettings | None = None, **options) -> dict:
+            settings: DeliverSettings | None = None, sections: list[str] | None = None, **options) -> dict:
     """Write what analysts and field crews take away.
 
     ``patches.xlsx``, ``patches.csv``, ``patches.shp``, ``patches.kml``,
@@ -38,6 +38,9 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
         Band roles of the epochs (as for detection).
     settings : DeliverSettings, optional
         Chips, Shapefile encoding, route, the lines of 违法占耕比.
+    sections : list of str, optional
+        HTML fragments added to the report (the farmland-use section of
+        :func:`weipian.deliver.farmland.write_farmland_outputs`).
     **options
         Any field of :class:`~weipian.settings.DeliverSettings` by name
         (``chips=False``); wins over ``settings``.
@@ -63,7 +66,7 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
     written.update(_township_files(stats, output, settings))
     if before is not None and after is not None:
         written.update(_evidence(judged, stats, output, before, after, bands, settings,
-                                 chart_svg=written["townships_svg"]))
+                                 chart_svg=written["townships_svg"], sections=sections))
     return written
 
 
@@ -95,7 +98,7 @@ def _township_files(stats, output: Path, settings: DeliverSettings) -> dict:
 
 
 def _evidence(judged, stats, output: Path, before, after, bands, settings: DeliverSettings, *,
-              chart_svg) -> dict:
+              chart_svg, sections=None) -> dict:
     """Before/after chips of every patch and ``report.html``, from one stretch of each epoch."""
     from ..deliver.chips import epoch_stretch, make_chips
     from ..deliver.report import write_report
@@ -108,5 +111,6 @@ def _evidence(judged, stats, output: Path, before, after, bands, settings: Deliv
     info = judged.attrs.get("weipian", {})
     report = write_report(judged, stats, output / "report.html", before=before, after=after,
                           chips=chip_paths, chart_svg=chart_svg, run_info=info.get("dates"),
-                          obscured=info.get("obscured"), stretch=stretch, guard=info.get("guard"))
+                          obscured=info.get("obscured"), stretch=stretch, guard=info.get("guard"),
+                          sections=sections)
     return {"chips": output / "chips", "report": report}

@@ -17,7 +17,7 @@ from ..errors import WeipianError
 from ..io import atomic_path, check_output
 from ..obscured import obscured_by_township
 from ..patch_files import write_patches
-from ..settings import DeliverSettings, DetectSettings, Execution, JudgeSettings, resolve
+from ..settings import DeliverSettings, DetectSettings, Execution, FarmlandSettings, JudgeSettings, resolve
 from .delivery import deliver
 from .detection import detect
 from .judgement import judge
@@ -28,7 +28,7 @@ __all__ = ["run"]
 def run(before, after, *, layers=None, output, overrides: dict | None = None, overwrite: bool = False,
         detect: DetectSettings | None = None, judge: JudgeSettings | None = None,
         deliver: DeliverSettings | None = None, execution: Execution | None = None,
-        **options) -> gpd.GeoDataFrame:
+        farmland: FarmlandSettings | None = None, **options) -> gpd.GeoDataFrame:
     """Detect, judge and write a batch.
 
     Writes ``OUTDIR/patches.gpkg`` (layer ``patches``), ``OUTDIR/run.json``
@@ -49,13 +49,18 @@ def run(before, after, *, layers=None, output, overrides: dict | None = None, ov
         Layer name to path; wins over the folder.
     overwrite : bool
         Replace existing outputs.
-    detect, judge, deliver, execution : settings objects, optional
+    detect, judge, deliver, execution, farmland : settings objects, optional
         :class:`~weipian.settings.DetectSettings`,
         :class:`~weipian.settings.JudgeSettings`,
         :class:`~weipian.settings.DeliverSettings`,
-        :class:`~weipian.settings.Execution`. With ``execution.resume`` an
+        :class:`~weipian.settings.Execution`,
+        :class:`~weipian.settings.FarmlandSettings`. With ``execution.resume`` an
         interrupted run continues from the windows it finished (kept in
-        ``OUTDIR/.weipian-work`` until the run completes).
+        ``OUTDIR/.weipian-work`` until the run completes). With
+        ``farmland.farmland_use`` every farmland parcel is judged too
+        (:func:`weipian.workflows.farmland.farmland_use`): ``parcels.gpkg``,
+        ``parcels.xlsx``, ``farmland_townships.csv``, ``worst_ten.csv``,
+        ``chips_parcels/``, ``farmland.html`` and a section of ``report.html``.
     **options
         Any field of those objects by name (``min_area=80``, ``workers=2``,
         ``chips=False``); wins over the objects. ``after_date`` goes to both
@@ -68,7 +73,8 @@ def run(before, after, *, layers=None, output, overrides: dict | None = None, ov
     """
     from ..engine.scheduler import WorkFolder
 
-    steps = resolve(options, detect=detect, judge=judge, deliver=deliver, execution=execution)
+    steps = resolve(options, detect=detect, judge=judge, deliver=deliver, execution=execution,
+                    farmland=farmland)
     output = Path(output)
     targets = [output / "patches.gpkg", output / "patches.csv", output / "run.json"]
     for t in targets:
@@ -86,7 +92,8 @@ def run(before, after, *, layers=None, output, overrides: dict | None = None, ov
 
 
 def _run(before, after, layers, overrides, output: Path, targets, work: Path, detect_s: DetectSettings,
-         judge_s: JudgeSettings, deliver_s: DeliverSettings, execution: Execution):
+         judge_s: JudgeSettings, deliver_s: DeliverSettings, execution: Execution,
+         farmland_s: FarmlandSettings):
     from dataclasses import replace
 
     from ..engine.scheduler import WorkFolder
@@ -103,19 +110,48 @@ def _run(before, after, layers, overrides, output: Path, targets, work: Path, de
         "by_township_m2": obscured_by_township(obscured, layers, overrides, judge_s.layer_crs,
                                                judge_s.layer_params)}
     write_patches(judged, targets[0], overwrite=True, obscured=obscured)
+    farmland_out = (_farmland(before, after, layers, overrides, output, judged, detect_s, judge_s, deliver_s,
+                              farmland_s) if farmland_s.farmland_use else {})
+    t3 = time.perf_counter()
+    section = farmland_out.pop("section", None)
     deliverables = deliver(judged, output, before=before, after=after, bands=detect_s.bands,
-                           settings=deliver_s)
+                           settings=deliver_s, sections=[section] if section else None)
     record = dict(judged.attrs["weipian"])
-    record["settings"] = {**record.get("settings", {}), "deliver": deliver_s.to_dict()}
+    record["settings"] = {**record.get("settings", {}), "deliver": deliver_s.to_dict(),
+                          "farmland": farmland_s.to_dict()}
+    if "record" in farmland_out:
+        record["farmland"] = farmland_out.pop("record")
     record["timings"] = {**record.get("timings", {}), "detect_s": round(t1 - t0, 3),
-                         "judge_s": round(t2 - t1, 3), "total_s": round(time.perf_counter() - t0, 3)}
-    record["outputs"] = [str(t) for t in targets] + [str(p) for p in deliverables.values()]
+                         "judge_s": round(t2 - t1, 3), "farmland_s": round(t3 - t2, 3),
+                         "total_s": round(time.perf_counter() - t0, 3)}
+    record["outputs"] = ([str(t) for t in targets] + [str(p) for p in deliverables.values()]
+                         + [str(p) for p in farmland_out.values()])
     record["versions"] = _versions()
     with atomic_path(targets[2]) as tmp:
         tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=_json_default),
                        encoding="utf-8")
     WorkFolder(work).clear()
     return judged
+
+
+def _farmland(before, after, layers, overrides, output: Path, judged, detect_s: DetectSettings,
+              judge_s: JudgeSettings, deliver_s: DeliverSettings, farmland_s: FarmlandSettings) -> dict:
+    """Farmland use of the run's pair, with the run's patches linked; its files, section and record."""
+    from ..deliver.farmland import write_farmland_outputs
+    from ..stats import township_stats
+    from .farmland import farmland_use
+
+    parcels = farmland_use(before, after, layers=layers, overrides=overrides, patches=judged,
+                           model=farmland_s.cover_model, bands=detect_s.bands,
+                           before_date=detect_s.before_date,
+                           after_date=detect_s.after_date or judge_s.after_date,
+                           farmland_where=judge_s.layer_params.farmland_where, layer_crs=judge_s.layer_crs,
+                           clouds=detect_s.clouds, rule=farmland_s.rule())
+    stats = township_stats(judged, line=deliver_s.line, strict_line=deliver_s.strict_line)
+    out = write_farmland_outputs(parcels, output, before=before, after=after, bands=detect_s.bands,
+                                 patch_stats=stats, chips=deliver_s.chips)
+    out["record"] = parcels.attrs["weipian"]["farmland"]
+    return out
 
 
 def _json_default(value):

@@ -1,0 +1,263 @@
+"""Farmland use (耕地非粮化): parcel states, areas, reasons, clouds, links, statistics, ledger, CLI.
+
+The parcel logic is checked on a generated pair whose covers are known: each
+parcel is painted in one flat colour per epoch, and a stand-in land-cover
+model maps each colour back to its class. Two calibration strips (every band
+at 0 and at 255) fix each image's robust levels at 0 and 255, so the model
+sees the painted colours divided by 255.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from conftest import write_tif
+from weipian.farmland import judge_parcels
+from weipian.farmland.stats import farmland_township_stats, worst_ten, worst_ten_table
+from weipian.learn.cover_inputs import COVERS
+from weipian.workflows.farmland import farmland_use
+
+GSD = 4.0
+X0, Y0 = 452000.0, 2508000.0
+SIDE = 200
+
+#: Painted colour of each class (RGB, 0–255); cloud is white.
+PALETTE = {"paddy": (60, 130, 60), "crop": (150, 120, 80), "water": (30, 60, 160), "garden": (90, 160, 40),
+           "forest": (20, 70, 30), "built": (190, 190, 200), "grass": (130, 170, 90)}
+CLOUD = (250, 250, 250)
+
+
+class PaletteModel:
+    """Stand-in land-cover model: the nearest painted colour's class (white counts as water)."""
+
+    classes = COVERS
+    path = "palette"
+    working_gsd_m = 4.0
+
+    def probabilities(self, rgb, gsd_m):
+        names = list(PALETTE) + ["water"]
+        colours = np.array(list(PALETTE.values()) + [CLOUD], np.float32) / 255.0
+        d = ((rgb[None] - colours[:, :, None, None]) ** 2).sum(1)
+        nearest = d.argmin(0)
+        prob = np.full((len(COVERS),) + rgb.shape[1:], 0.1 / (len(COVERS) - 1), np.float32)
+        for k, name in enumerate(names):
+            prob[COVERS.index(name)][nearest == k] = 0.9
+        return prob
+
+
+def _px(col, row, w, h):
+    """A parcel from pixel col/row (top-left) and size, in EPSG:4547 metres."""
+    return box(X0 + col * GSD, Y0 - (row + h) * GSD, X0 + (col + w) * GSD, Y0 - row * GSD)
+
+
+#: Parcel name -> (col, row, w, h, before cover, after cover).
+PARCELS = {
+    "kept": (20, 20, 25, 25, "paddy", "paddy"),
+    "pond": (60, 20, 25, 25, "paddy", "water"),
+    "orchard": (100, 20, 25, 25, "crop", "garden"),
+    "clouded": (20, 120, 25, 25, "crop", "cloud"),
+    "built_and_dug": (60, 70, 25, 25, "paddy", "water"),
+    "partly": (100, 70, 25, 25, "crop", "partly"),
+    "small_forest": (140, 70, 10, 10, "crop", "forest"),
+}
+
+
+def _paint(image, parcel, cover):
+    col, row, w, h = parcel[:4]
+    if cover == "partly":  # 40 % water, 60 % crop
+        image[:, row:row + h, col:col + w] = np.array(PALETTE["crop"])[:, None, None]
+        image[:, row:row + 10, col:col + w] = np.array(PALETTE["water"])[:, None, None]
+    elif cover == "cloud":  # a 160 m cloud over the parcel
+        image[:, row - 8:row + h + 8, col - 8:col + w + 8] = np.array(CLOUD)[:, None, None]
+    else:
+        image[:, row:row + h, col:col + w] = np.array(PALETTE[cover])[:, None, None]
+
+
+@pytest.fixture(scope="module")
+def farm_pair(tmp_path_factory):
+    from affine import Affine
+
+    d = tmp_path_factory.mktemp("farm")
+    images = {}
+    for epoch, k in (("before", 4), ("after", 5)):
+        img = np.empty((3, SIDE, SIDE), np.uint8)
+        img[:] = np.array(PALETTE["forest"])[:, None, None]  # a wooded scene: clouds stand out as they do
+        img[:, :, :8] = np.array((255, 0, 255))[:, None, None]  # calibration strips: each band at 0 and 255
+        img[:, :, -8:] = np.array((0, 255, 0))[:, None, None]
+        for parcel in PARCELS.values():
+            _paint(img, parcel, parcel[k])
+        images[epoch] = write_tif(d / f"{epoch}.tif", img, transform=Affine(GSD, 0, X0, 0, -GSD, Y0),
+                                  descriptions=("red", "green", "blue"))
+    layers = d / "layers"
+    layers.mkdir()
+    names = list(PARCELS)
+    farmland = gpd.GeoDataFrame({"BSM": [f"44030500{i:04d}" for i in range(len(names))],
+                                 "DLBM": ["0101" if PARCELS[n][4] == "paddy" else "0103" for n in names],
+                                 "DLMC": ["水田" if PARCELS[n][4] == "paddy" else "旱地" for n in names],
+                                 "name": names},
+                                geometry=[_px(*PARCELS[n][:4]) for n in names], crs="EPSG:4547")
+    road = gpd.GeoDataFrame({"BSM": ["road"], "DLBM": ["1003"], "DLMC": ["公路用地"], "name": ["road"]},
+                            geometry=[_px(150, 150, 20, 20)], crs="EPSG:4547")
+    pd.concat([farmland, road]).to_file(layers / "DLTB.gpkg")
+    gpd.GeoDataFrame({"name": ["甲镇", "乙镇"], "code": ["440305001", "440305002"]},
+                     geometry=[_px(0, 0, 200, 100), _px(0, 100, 200, 100)],
+                     crs="EPSG:4547").to_file(layers / "townships.gpkg")
+    col, row = PARCELS["built_and_dug"][:2]
+    patches = gpd.GeoDataFrame({"patch_id": ["440305001-2024Q3-000007"], "label": ["violation"]},
+                               geometry=[_px(col + 5, row + 5, 6, 5)], crs="EPSG:4547")
+    return {"before": images["before"], "after": images["after"], "layers": layers, "patches": patches,
+            "dir": d}
+
+
+def _judged(farm_pair, **options):
+    frame = farmland_use(farm_pair["before"], farm_pair["after"], layers=farm_pair["layers"],
+                         patches=farm_pair["patches"], model=PaletteModel(), before_date="2023-09-10",
+                         after_date="2024-09-15", **options)
+    return frame.set_index("name")
+
+
+def test_parcel_states_areas_and_reasons(farm_pair):
+    frame = _judged(farm_pair)
+    assert len(frame) == len(PARCELS)  # the road is not farmland (DLBM 01* only)
+    expected = {"kept": "cropped", "pond": "non_grain", "orchard": "non_grain", "clouded": "uncertain",
+                "built_and_dug": "non_agri", "partly": "cropped", "small_forest": "non_grain"}
+    assert frame["state"].to_dict() == expected
+    assert frame.loc["pond", "new_use"] == "pond" and frame.loc["orchard", "new_use"] == "orchard"
+    assert frame.loc["pond", "state_zh"] == "非粮化" and frame.loc["kept", "state_zh"] == "耕种"
+    assert frame.loc["kept", "area_m2"] == pytest.approx(100 * 100)  # 25 px × 4 m a side
+    assert frame.loc["kept", "area_mu"] == pytest.approx(10000 / 666.67, abs=1e-3)
+    assert frame.loc["pond", "use_share"] == pytest.approx(1.0)
+    assert frame.loc["pond", "use_area_m2"] == pytest.approx(10000)
+    reason = frame.loc["pond", "reason"]
+    assert "100 % pond" in reason and "2024-09-15" in reason and "paddy 100 %" in reason and "2023-09-10" in reason
+    assert frame.loc["pond", "new_this_batch"]
+    assert frame.loc["small_forest", "new_use"] == "forest"
+    # the parcel's own attributes travel with it, the township is the one it lies in
+    assert frame.loc["pond", "BSM"] == "440305000001" and frame.loc["pond", "parcel_id"] == "440305000001"
+    assert frame.loc["pond", "DLMC"] == "水田"
+    assert frame.loc["kept", "township"] == "甲镇" and frame.loc["clouded", "township"] == "乙镇"
+    assert frame.loc["kept", "township_code"] == "440305001"
+
+
+def test_clouds_give_uncertain_not_non_grain(farm_pair):
+    frame = _judged(farm_pair)
+    assert frame.loc["clouded", "state"] == "uncertain"
+    assert frame.loc["clouded", "obscured_share"] == pytest.approx(1.0)
+    assert "cloud" in frame.loc["clouded", "reason"]
+    # without the cloud mask the white cloud is read as water: the mask is what keeps it out
+    assert _judged(farm_pair, clouds=False).loc["clouded", "state"] == "non_grain"
+
+
+def test_built_and_dug_parcel_reported_once_as_non_agri(farm_pair):
+    frame = _judged(farm_pair)
+    assert (frame.index == "built_and_dug").sum() == 1
+    row = frame.loc["built_and_dug"]
+    assert row["state"] == "non_agri" and row["state_zh"] == "非农化"
+    assert row["patch_ids"] == "440305001-2024Q3-000007"
+    assert row["built_m2"] == pytest.approx(24 * 20)  # the 6 × 5 px patch
+    assert "440305001-2024Q3-000007" in row["reason"]
+
+
+def test_minimum_share_and_area_are_settings(farm_pair):
+    frame = _judged(farm_pair, min_share=0.3, min_area_m2=2000)
+    assert frame.loc["partly", "state"] == "non_grain"  # 40 % water counts at a 30 % share
+    assert frame.loc["partly", "use_share"] == pytest.approx(0.4)
+    assert frame.loc["small_forest", "state"] == "cropped"  # 1,600 m² of forest is under 2,000 m²
+    assert "minimum area" in frame.loc["small_forest", "reason"]
+
+
+def test_flooded_paddy_in_transplanting_season_is_uncertain():
+    counts_b = np.zeros((1, len(COVERS) + 1), int)
+    counts_b[0, COVERS.index("paddy")] = 100
+    counts_a = np.zeros_like(counts_b)
+    counts_a[0, COVERS.index("water")] = 100
+    for month, state in ((5, "uncertain"), (9, "non_grain")):
+        out = judge_parcels(counts_b, counts_a, COVERS, np.array([5000.0]), before_date=dt.date(2023, 9, 1),
+                            after_date=dt.date(2024, month, 1))
+        assert out["state"][0] == state
+
+
+def test_worst_ten_matches_hand_computation():
+    rng = np.random.default_rng(3)
+    rows = []
+    areas = {}
+    for t in range(12):
+        name = f"镇{t:02d}"
+        use_m2 = [float(x) for x in rng.integers(100, 5000, size=3)]
+        areas[name] = sum(use_m2) / 666.67
+        for k, m2 in enumerate(use_m2):
+            rows.append({"state": "non_grain", "new_use": ("pond", "orchard", "forest")[k], "new_this_batch": True,
+                         "area_m2": 6000.0, "use_area_m2": m2, "built_m2": 0.0, "township": name,
+                         "township_code": f"{t:09d}"})
+        rows.append({"state": "cropped", "new_use": "", "new_this_batch": False, "area_m2": 9000.0,
+                     "use_area_m2": 0.0, "built_m2": 0.0, "township": name, "township_code": f"{t:09d}"})
+    stats = farmland_township_stats(pd.DataFrame(rows))
+    hand = sorted(areas, key=lambda n: (-areas[n], n))[:10]
+    top = worst_ten(stats, "non_grain_mu")
+    assert top["township"].tolist() == hand
+    assert top["value"].to_numpy() == pytest.approx([areas[n] for n in hand], abs=1e-3)
+    assert top["rank"].tolist() == list(range(1, 11))
+    total = stats[stats["township"] == "合计"].iloc[0]
+    assert total["non_grain_parcels"] == 36
+    assert total["non_grain_ratio"] == pytest.approx(sum(areas.values()) * 666.67 / (12 * 27000.0), rel=1e-6)
+    patch_stats = pd.DataFrame({"township": ["镇01", "镇02", "合计"], "township_code": ["1", "2", ""],
+                                "farmland_illegal_m2": [666.67, 2 * 666.67, 3 * 666.67],
+                                "ratio": [0.1, 0.5, 0.3]})
+    table = worst_ten_table(stats, patch_stats)
+    assert table["非农化街道/镇"].tolist()[:2] == ["镇02", "镇01"]
+    assert table["违法占耕地面积（亩）"].tolist()[:2] == pytest.approx([2.0, 1.0])
+    assert table["违法占耕比"].tolist()[:2] == pytest.approx([0.5, 0.1])
+    assert table["非粮化街道/镇"].tolist() == hand
+
+
+def test_farmland_deliverables_and_ledger(farm_pair, tmp_path):
+    from weipian.deliver.farmland import write_farmland_outputs
+    from weipian.ledger import Ledger
+    from weipian.ledger.ingest import parcel_entries
+
+    frame = farmland_use(farm_pair["before"], farm_pair["after"], layers=farm_pair["layers"],
+                         patches=farm_pair["patches"], model=PaletteModel(), after_date="2024-09-15")
+    out = write_farmland_outputs(frame, tmp_path, before=farm_pair["before"], after=farm_pair["after"])
+    changed = gpd.read_file(out["parcels_gpkg"], layer="parcels")
+    assert sorted(changed["name"]) == sorted(n for n, s in _judged(farm_pair)["state"].items() if s != "cropped")
+    assert len(gpd.read_file(out["parcels_gpkg"], layer="farmland_use")) == len(PARCELS)
+    assert sorted(p.stem for p in out["chips_parcels"].glob("*.png")) == sorted(changed["parcel_id"])
+    page = out["farmland_html"].read_text(encoding="utf-8")
+    assert "最差十名" in page and "440305000001" in page
+    # 非粮化 parcels become ledger entries; the next batch's parcel repeats the case, a patch does not
+    entries = parcel_entries(changed, "2024Q3")
+    assert set(entries["label"]) == {"non_grain"}
+    assert len(entries) == int((changed["state"] == "non_grain").sum())
+    ledger = tmp_path / "ledger.gpkg"
+    with Ledger(ledger) as book:
+        book.add_patches(entries, batch="2024Q3")
+        later = parcel_entries(changed, "2024Q4")
+        pond = later[later["patch_id"].str.endswith("F440305000001")]
+        patch = gpd.GeoDataFrame({"patch_id": ["440305001-2024Q4-000001"], "label": ["violation"]},
+                                 geometry=[pond.geometry.iloc[0].buffer(-10)], crs=pond.crs)
+        result = book.add_patches(pd.concat([pond, patch], ignore_index=True), batch="2024Q4")
+        rows = book.patches().set_index("patch_id")
+    assert result.repeats == 1 and result.new == 1
+    first = "440305001-2024Q3-F440305000001"
+    assert rows.loc["440305001-2024Q4-F440305000001", "repeat_of"] == first
+    assert rows.loc["440305001-2024Q4-000001", "state"] == "疑似"
+
+
+def test_no_farmland_layer_is_a_clear_error(farm_pair, tmp_path):
+    from weipian.errors import LayerError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LayerError, match="no farmland layer"):
+        farmland_use(farm_pair["before"], farm_pair["after"], layers=tmp_path / "empty", model=PaletteModel())
+
+
+def test_unknown_rule_option_is_refused(farm_pair):
+    with pytest.raises(TypeError, match="min_share"):
+        farmland_use(farm_pair["before"], farm_pair["after"], layers=farm_pair["layers"], model=PaletteModel(),
+                     min_shares=0.4)
