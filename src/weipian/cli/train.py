@@ -43,10 +43,12 @@ import click
 @click.option("--val-every", type=click.IntRange(min=1), default=250, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads [default: all].")
 @click.option("--resume", is_flag=True, help="Continue from OUTDIR/last.pt.")
+@click.option("--class-weight-power", type=click.FloatRange(min=0), default=0.5, show_default=True,
+              help="--task cover: loss weight of a class = its pixel share ** -power (0: equal weights).")
 @click.pass_context
 def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, verified_manifest, before, after,
               bands, outcome_column, from_model, split, leave_out, gsd, steps, batch, crop, lr, seed,
-              val_every, threads, resume):
+              val_every, threads, resume, class_weight_power):
     """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
 
     From labelled pairs (--data), a bureau's verified patches (--patches with
@@ -62,7 +64,8 @@ def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, veri
                                 "pip install 'weipian[train]' (or pip install torch==2.13.0)") from None
     if task == "cover":
         return _train_cover(ctx, output, landcover, steps=steps, batch=batch, crop=crop, lr=lr, seed=seed,
-                            val_every=val_every, threads=threads, resume=resume)
+                            val_every=val_every, threads=threads, resume=resume,
+                            class_weight_power=class_weight_power)
     from ..learn.fit import train_from_folders
     from ..learn.train import TrainConfig
     from .options import show_progress
@@ -96,7 +99,8 @@ def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, veri
                f"validation F1 {last.get('val_f1', float('nan')):.3f})")
 
 
-def _train_cover(ctx, output, landcover, *, steps, batch, crop, lr, seed, val_every, threads, resume):
+def _train_cover(ctx, output, landcover, *, steps, batch, crop, lr, seed, val_every, threads, resume,
+                 class_weight_power):
     """``weipian train --task cover``: the land-cover model of ``weipian farmland``."""
     from ..learn.cover_train import CoverTrainConfig, train_cover_from_folder
     from .options import show_progress
@@ -104,7 +108,7 @@ def _train_cover(ctx, output, landcover, *, steps, batch, crop, lr, seed, val_ev
     if landcover is None:
         raise click.UsageError("--task cover needs --landcover (folder of gid15/ and loveda/ tiles)")
     config = CoverTrainConfig(steps=steps or 3000, batch=batch, crop=crop, lr=lr or 3e-3, seed=seed,
-                              val_every=val_every, threads=threads)
+                              val_every=val_every, threads=threads, class_weight_power=class_weight_power)
     summary = train_cover_from_folder(landcover, output, config=config, resume=resume,
                                       progress=show_progress(ctx))
     last = summary["history"][-1] if summary["history"] else {}
