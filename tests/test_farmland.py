@@ -15,9 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_tif
 from shapely.geometry import box
 
-from conftest import write_tif
 from weipian.farmland import judge_parcels
 from weipian.farmland.stats import farmland_township_stats, worst_ten, worst_ten_table
 from weipian.learn.cover_inputs import COVERS
@@ -261,3 +261,89 @@ def test_unknown_rule_option_is_refused(farm_pair):
     with pytest.raises(TypeError, match="min_share"):
         farmland_use(farm_pair["before"], farm_pair["after"], layers=farm_pair["layers"], model=PaletteModel(),
                      min_shares=0.4)
+
+
+# -- the shipped land-cover model, the commands and training ------------------------------------------
+def test_farmland_command_with_the_shipped_model(runner, farm_pair, tmp_path):
+    from weipian.cli.main import main
+
+    out = tmp_path / "farm"
+    result = runner.invoke(main, ["farmland", str(farm_pair["before"]), str(farm_pair["after"]), "--layers",
+                                  str(farm_pair["layers"]), "-o", str(out), "--after-date", "2024-09-15",
+                                  "--parcel-min-share", "0.6"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(PARCELS)} farmland parcels judged" in result.output
+    every = gpd.read_file(out / "parcels.gpkg", layer="farmland_use")
+    assert len(every) == len(PARCELS) and every["reason"].str.len().min() > 0
+    assert set(every["state"]) <= {"cropped", "non_grain", "non_agri", "uncertain"}
+    assert every["area_m2"].sum() == pytest.approx(sum(w * h for _, _, w, h, *_ in PARCELS.values()) * GSD**2)
+    for name in ("parcels.xlsx", "farmland_townships.csv", "worst_ten.csv", "farmland.html"):
+        assert (out / name).stat().st_size > 0
+    again = runner.invoke(main, ["farmland", str(farm_pair["before"]), str(farm_pair["after"]), "--layers",
+                                 str(farm_pair["layers"]), "-o", str(out)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_run_with_farmland_use_adds_the_section_and_the_record(runner, small_batch, tmp_path):
+    import json
+
+    from weipian.cli.main import main
+
+    out = tmp_path / "run"
+    result = runner.invoke(main, ["run", str(small_batch["before"]), str(small_batch["after"]), "--layers",
+                                  str(small_batch["farmland"].parent), "-o", str(out), "--farmland-use",
+                                  "--no-chips"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["settings"]["farmland"]["farmland_use"] is True
+    assert sum(record["farmland"]["counts"].values()) == record["farmland"]["parcels"] > 0
+    assert "farmland_s" in record["timings"]
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="farmland-use"' in report and "最差十名" in report
+    parcels = gpd.read_file(out / "parcels.gpkg", layer="farmland_use")
+    patches = gpd.read_file(out / "patches.gpkg")
+    linked = parcels[parcels["state"] == "non_agri"]
+    ids = set(patches["patch_id"])
+    assert all(set(p.split(";")) <= ids for p in linked["patch_ids"])
+
+
+def test_cover_training_resumes_and_exports(tmp_path):
+    pytest.importorskip("torch")
+    from weipian.learn.cover_export import export_cover_onnx
+    from weipian.learn.cover_model import CoverModel
+    from weipian.learn.cover_train import CoverTrainConfig, train_cover
+    from weipian.learn.landcover import LandCoverTile
+
+    rng = np.random.default_rng(0)
+    tiles = []
+    for k in range(2):
+        cover = np.zeros((64, 64), np.uint8)
+        cover[:, 32:] = 6 if k else 1  # half built, half water or paddy (landcover class indices)
+        image = np.zeros((4, 64, 64), np.float32)
+        image[:3] = rng.random((3, 64, 64)) * 0.1 + cover[None] / 8
+        tiles.append(LandCoverTile(name=f"gid15/t{k}", image=image, cover=cover, gsd_m=4.0))
+    config = CoverTrainConfig(steps=4, batch=2, crop=32, val_every=2)
+    first = train_cover(tiles, tmp_path / "m", val_tiles=tiles[:1], config=config, progress=False)
+    assert [h["step"] for h in first["history"]] == [2, 4]
+    config = CoverTrainConfig(steps=6, batch=2, crop=32, val_every=2)
+    resumed = train_cover(tiles, tmp_path / "m", val_tiles=tiles[:1], config=config, resume=True, progress=False)
+    assert [h["step"] for h in resumed["history"]] == [2, 4, 6]
+    path = export_cover_onnx(resumed["best"], tmp_path / "m" / "model.onnx")
+    model = CoverModel(path)
+    prob = model.probabilities(tiles[0].image[:3], 4.0)
+    assert prob.shape == (len(COVERS), 64, 64)
+    assert np.allclose(prob.sum(0), 1.0, atol=1e-4)
+
+
+def test_not_a_cover_model_is_a_clear_error(tmp_path):
+    from weipian.errors import ModelError
+    from weipian.learn.cover_model import CoverModel
+    from weipian.learn.model import DEFAULT_MODEL
+
+    with pytest.raises(ModelError, match="not found"):
+        CoverModel(tmp_path / "missing.onnx")
+    with pytest.raises(ModelError, match="not a weipian land-cover model"):
+        CoverModel(DEFAULT_MODEL)  # the change model
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    with pytest.raises(ModelError, match="not an ONNX model"):
+        CoverModel(tmp_path / "junk.onnx")
