@@ -136,6 +136,14 @@ def _rings_px(geom, transform, win: Window) -> list:
     return rings
 
 
+def _block_mean(x: np.ndarray, f: int) -> np.ndarray:
+    """``(B, M, N)`` averaged over ``f`` × ``f`` blocks (the last partial rows and columns dropped)."""
+    bands, rows, cols = x.shape
+    rows, cols = max(1, rows // f), max(1, cols // f)
+    x = x[:, :rows * f, :cols * f]
+    return x.reshape(bands, rows, x.shape[1] // rows, cols, x.shape[2] // cols).mean(axis=(2, 4))
+
+
 def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates) -> Path:
     """Render the before | after chip of one patch and write it as PNG (atomically)."""
     from PIL import Image
@@ -180,7 +188,7 @@ def _chip_groups(windows: list, block: int) -> list[list[int]]:
 
 def make_chips(patches, before, after, directory, *, bands=None, margin: float = 0.6,
                min_size_m: float = 40.0, stretch: dict | None = None, workers: int | None = None,
-               block: int = CHIP_BLOCK) -> dict[str, Path]:
+               block: int = CHIP_BLOCK, max_side: int | None = None) -> dict[str, Path]:
     """Write ``<directory>/<patch_id>.png`` for every patch (before | after side by side).
 
     Patches are grouped by the ``block`` × ``block`` pixel block their chip
@@ -206,6 +214,11 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
         Threads rendering and encoding (default: all cores).
     block : int
         Side of the read blocks in pixels.
+    max_side : int, optional
+        Chip windows larger than this many pixels are averaged over whole
+        pixel blocks down to at most this side before they are drawn (a
+        farmland parcel's chip needs no more than the 256 px it is shown at);
+        None draws every chip from the full-resolution pixels.
 
     Returns
     -------
@@ -237,9 +250,14 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
                     w = windows[i]
                     r0, c0 = int(w.row_off - union.row_off), int(w.col_off - union.col_off)
                     rows, cols = slice(r0, r0 + int(w.height)), slice(c0, c0 + int(w.width))
-                    jobs.append(pool.submit(_write_chip, directory / f"{safe_filename(ids[i])}.png",
-                                            b_all[:, rows, cols], a_all[:, rows, cols], rgb_idx, stretch,
-                                            _rings_px(geoms[i], reader.transform, w), res, ids[i], dates[i]))
+                    b, a = b_all[:, rows, cols], a_all[:, rows, cols]
+                    rings = _rings_px(geoms[i], reader.transform, w)
+                    f = -(-max(b.shape[1:]) // max_side) if max_side else 1
+                    if f > 1:
+                        b, a = _block_mean(b, f), _block_mean(a, f)
+                        rings = [ring / f for ring in rings]
+                    jobs.append(pool.submit(_write_chip, directory / f"{safe_filename(ids[i])}.png", b, a,
+                                            rgb_idx, stretch, rings, res * f, ids[i], dates[i]))
                 for i, job in zip(group, jobs):  # one block's chips finished before the next is read
                     paths[ids[i]] = job.result()
     return {pid: paths[pid] for pid in ids}

@@ -48,6 +48,7 @@ def write_farmland_outputs(
     chips: bool = True,
     page: bool = True,
     workers: int | None = None,
+    stretch: dict | None = None,
 ) -> dict:
     """Write the farmland-use deliverables into ``output``; each file whole or not at all.
 
@@ -74,13 +75,15 @@ def write_farmland_outputs(
     chips, page : bool
     workers : int, optional
         Threads rendering chips.
+    stretch : dict, optional
+        From :func:`weipian.deliver.chips.epoch_stretch`; computed when not given.
 
     Returns
     -------
     dict
         Name to path, plus ``"section"`` (the HTML fragment) when ``page``.
     """
-    from .chips import make_chips
+    from .chips import CHIP_PIXELS, epoch_stretch, make_chips
 
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -111,6 +114,11 @@ def write_farmland_outputs(
     ):
         with atomic_path(out[key]) as tmp:
             frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+    if stretch is None and (chips or page):
+        from ..io import PairReader, PairSpec
+
+        with PairReader(PairSpec(str(before), str(after), bands)) as reader:
+            stretch = epoch_stretch(reader)
     chip_paths = {}
     if chips and len(changed):
         chip_paths = make_chips(
@@ -120,13 +128,22 @@ def write_farmland_outputs(
             output / "chips_parcels",
             bands=bands,
             workers=workers,
+            stretch=stretch,
+            max_side=CHIP_PIXELS,
         )
         out["chips_parcels"] = output / "chips_parcels"
     if page:
         from .farmland_report import farmland_section, write_farmland_report
 
         section = farmland_section(
-            parcels, stats, worst, before=before, after=after, chips=chip_paths, report_dir=output
+            parcels,
+            stats,
+            worst,
+            before=before,
+            after=after,
+            chips=chip_paths,
+            report_dir=output,
+            stretch=stretch,
         )
         out["farmland_html"] = write_farmland_report(section, output / "farmland.html")
         out["section"] = section

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands: str | None = None,
-            settings: DeliverSettings | None = None, sections: list[str] | None = None, **options) -> dict:
+            settings: DeliverSettings | None = None, sections: list[str] | None = None,
+            stretch: dict | None = None, **options) -> dict:
     """Write what analysts and field crews take away.
 
     ``patches.xlsx``, ``patches.csv``, ``patches.shp``, ``patches.kml``,
@@ -41,6 +42,9 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
     sections : list of str, optional
         HTML fragments added to the report (the farmland-use section of
         :func:`weipian.deliver.farmland.write_farmland_outputs`).
+    stretch : dict, optional
+        From :func:`weipian.deliver.chips.epoch_stretch`, when the caller has
+        it already; computed when not given.
     **options
         Any field of :class:`~weipian.settings.DeliverSettings` by name
         (``chips=False``); wins over ``settings``.
@@ -66,7 +70,7 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
     written.update(_township_files(stats, output, settings))
     if before is not None and after is not None:
         written.update(_evidence(judged, stats, output, before, after, bands, settings,
-                                 chart_svg=written["townships_svg"], sections=sections))
+                                 chart_svg=written["townships_svg"], sections=sections, stretch=stretch))
     return written
 
 
@@ -98,14 +102,15 @@ def _township_files(stats, output: Path, settings: DeliverSettings) -> dict:
 
 
 def _evidence(judged, stats, output: Path, before, after, bands, settings: DeliverSettings, *,
-              chart_svg, sections=None) -> dict:
+              chart_svg, sections=None, stretch=None) -> dict:
     """Before/after chips of every patch and ``report.html``, from one stretch of each epoch."""
     from ..deliver.chips import epoch_stretch, make_chips
     from ..deliver.report import write_report
     from ..io import PairReader, PairSpec
 
-    with PairReader(PairSpec(str(before), str(after), bands)) as reader:
-        stretch = epoch_stretch(reader)  # once, for chips and report alike
+    if stretch is None:
+        with PairReader(PairSpec(str(before), str(after), bands)) as reader:
+            stretch = epoch_stretch(reader)  # once, for chips and report alike
     chip_paths = (make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch)
                   if settings.chips else {})
     info = judged.attrs.get("weipian", {})

@@ -110,12 +110,19 @@ def _run(before, after, layers, overrides, output: Path, targets, work: Path, de
         "by_township_m2": obscured_by_township(obscured, layers, overrides, judge_s.layer_crs,
                                                judge_s.layer_params)}
     write_patches(judged, targets[0], overwrite=True, obscured=obscured)
+    stretch = None
+    if farmland_s.farmland_use:  # one stretch of each epoch for every chip and map of the run
+        from ..deliver.chips import epoch_stretch
+        from ..io import PairReader, PairSpec
+
+        with PairReader(PairSpec(str(before), str(after), detect_s.bands)) as reader:
+            stretch = epoch_stretch(reader)
     farmland_out = (_farmland(before, after, layers, overrides, output, judged, detect_s, judge_s, deliver_s,
-                              farmland_s) if farmland_s.farmland_use else {})
+                              farmland_s, stretch) if farmland_s.farmland_use else {})
     t3 = time.perf_counter()
     section = farmland_out.pop("section", None)
     deliverables = deliver(judged, output, before=before, after=after, bands=detect_s.bands,
-                           settings=deliver_s, sections=[section] if section else None)
+                           settings=deliver_s, sections=[section] if section else None, stretch=stretch)
     record = dict(judged.attrs["weipian"])
     record["settings"] = {**record.get("settings", {}), "deliver": deliver_s.to_dict(),
                           "farmland": farmland_s.to_dict()}
@@ -135,7 +142,8 @@ def _run(before, after, layers, overrides, output: Path, targets, work: Path, de
 
 
 def _farmland(before, after, layers, overrides, output: Path, judged, detect_s: DetectSettings,
-              judge_s: JudgeSettings, deliver_s: DeliverSettings, farmland_s: FarmlandSettings) -> dict:
+              judge_s: JudgeSettings, deliver_s: DeliverSettings, farmland_s: FarmlandSettings,
+              stretch) -> dict:
     """Farmland use of the run's pair, with the run's patches linked; its files, section and record."""
     from ..deliver.farmland import write_farmland_outputs
     from ..stats import township_stats
@@ -149,7 +157,7 @@ def _farmland(before, after, layers, overrides, output: Path, judged, detect_s: 
                            clouds=detect_s.clouds, rule=farmland_s.rule())
     stats = township_stats(judged, line=deliver_s.line, strict_line=deliver_s.strict_line)
     out = write_farmland_outputs(parcels, output, before=before, after=after, bands=detect_s.bands,
-                                 patch_stats=stats, chips=deliver_s.chips)
+                                 patch_stats=stats, chips=deliver_s.chips, stretch=stretch)
     out["record"] = parcels.attrs["weipian"]["farmland"]
     return out
 
