@@ -133,14 +133,17 @@ def parcels_of(truth: np.ndarray, cell: int = 56, min_px: int = 25, *, by_class:
     return gpd.GeoDataFrame(geometry=geoms, crs="EPSG:4547")
 
 
-def parcel_accuracy(model, held, *, by_class: bool = True):
+def parcel_accuracy(model, held, *, by_class: bool = True, min_confidence: float = 0.4):
     """Agreement of parcel states judged from the model's covers and from the true labels."""
     import datetime as dt
 
     from affine import Affine
     from shapely import affinity
 
+    from weipian.farmland.states import ParcelRule
     from weipian.workflows.farmland import judge_parcel_covers
+
+    rule = ParcelRule(min_confidence=min_confidence)
 
     totals = {}
     for tile in held:
@@ -165,7 +168,7 @@ def parcel_accuracy(model, held, *, by_class: bool = True):
         judged = {}
         for name, cover, conf in (("truth", truth, ones), ("model", predicted, confidence)):
             judged[name] = judge_parcel_covers(
-                parcels, cover, cover, conf, transform, COVERS, before_date=date, after_date=date
+                parcels, cover, cover, conf, transform, COVERS, before_date=date, after_date=date, rule=rule
             )
         t, m = judged["truth"], judged["model"]
         labelled = (t["obscured_share"] <= 0.3).to_numpy()  # parcels mostly of unlabelled pixels are left out
@@ -174,7 +177,19 @@ def parcel_accuracy(model, held, *, by_class: bool = True):
         pure = shares.max(1) >= 0.7
         key = (t["state"] + ":" + t["new_use"]).to_numpy()
         got = (m["state"] + ":" + m["new_use"]).to_numpy()
-        e = totals.setdefault(s, {"all": [0, 0], "pure": [0, 0], "non_grain_pure": [0, 0], "confusion": {}})
+        e = totals.setdefault(
+            s,
+            {
+                "all": [0, 0],
+                "pure": [0, 0],
+                "non_grain_pure": [0, 0],
+                "decided_pure": [0, 0],
+                "confusion": {},
+            },
+        )
+        decided = pure & ((m["state"] != "uncertain") | (t["state"] == "uncertain")).to_numpy()
+        e["decided_pure"][0] += int((key == got)[decided].sum())
+        e["decided_pure"][1] += int(decided.sum())
         for a, b in zip(key[pure], got[pure]):
             e["confusion"][(a, b)] = e["confusion"].get((a, b), 0) + 1
         e["all"][0] += int((key == got).sum())
@@ -237,18 +252,32 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--split",
+        default="held_out",
+        choices=["held_out", "validation"],
+        help="tiles to measure on (validation: for choosing settings, never the figures)",
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        nargs="+",
+        default=[0.4],
+        help="parcel rule min_confidence values to measure parcel states at",
+    )
     args = parser.parse_args()
     model = load_cover_model(args.model)
     root = Path(args.landcover)
     if root.is_dir():
-        held = load_landcover_folder(root, split="held_out")
+        held = load_landcover_folder(root, split=args.split)
+        print(f"measured on the {args.split} tiles")
         train = load_landcover_folder(root, split="train")
         print(
             f"land-cover model {model.path}: {model.card.get('parameters', '?'):,} parameters, "
             f"{model.card.get('flops_per_pixel', '?'):,} FLOP per pixel at its {model.working_gsd_m:g} m "
             "working size"
         )
-        print("1. held-out tiles: pixel accuracy and per-class F1 (model | minimum-distance baseline)")
+        print(f"1. {args.split} tiles: pixel accuracy and per-class F1 (model | minimum-distance baseline)")
         for s, e in land_cover_scores(model, held, train).items():
             m, b = e["model"], e["baseline"]
             print(
@@ -258,17 +287,22 @@ def main() -> None:
             for c in ("cropland",) + COVERS:
                 print(f"    {c:8s} F1 {m['f1'][c]:.3f} | {b['f1'][c]:.3f}")
         print("   goals: F1 >= 0.70 cropland (paddy, crop), water, built; >= 0.50 garden, forest (GID-15)")
-        print("2. parcel states on parcels drawn over the held-out tiles (model vs truth labels, same rule)")
+        print(f"2. parcel states on parcels drawn over the {args.split} tiles (model vs truth labels, same rule)")
 
         def pct(v):
             return f"{v[0] / max(v[1], 1):.3f} ({v[1]} parcels)"
 
-        for layer, by_class in (("one-class regions in a 224 m grid", True), ("224 m grid cells", False)):
-            print(f"  parcels = {layer}")
-            for s, e in parcel_accuracy(model, held, by_class=by_class).items():
+        for layer, by_class, mc in [
+            (layer, by_class, mc)
+            for mc in args.min_confidence
+            for layer, by_class in (("one-class regions in a 224 m grid", True), ("224 m grid cells", False))
+        ]:
+            print(f"  parcels = {layer}, min_confidence {mc}")
+            for s, e in parcel_accuracy(model, held, by_class=by_class, min_confidence=mc).items():
                 print(
                     f"    {s}: all {pct(e['all'])}; >= 70 % one cover {pct(e['pure'])} (goal >= 0.90); "
-                    f"of those 非粮化 in truth {pct(e['non_grain_pure'])}"
+                    f"of those 非粮化 in truth {pct(e['non_grain_pure'])}; of those the model decided "
+                    f"(not 不确定) {pct(e['decided_pure'])}"
                 )
                 wrong = sorted(((n, k) for k, n in e["confusion"].items() if k[0] != k[1]), reverse=True)[:5]
                 print(

@@ -309,7 +309,7 @@ class FarmlandSettings(_Settings):
     parcel_min_share: float = 0.5
     parcel_min_area: float = 200.0
     parcel_max_obscured: float = 0.3
-    parcel_min_confidence: float = 0.5
+    parcel_min_confidence: float = 0.4
     parcel_min_built_area: float = 50.0
 
     def rule(self):

@@ -249,7 +249,7 @@ parcel_max_obscured_opt = click.option(
     "--parcel-max-obscured", type=click.FloatRange(0, 1), default=0.3, show_default=True,
     help="Largest share of a parcel under cloud or without data that still allows a judgement (else 不确定).")
 parcel_min_confidence_opt = click.option(
-    "--parcel-min-confidence", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+    "--parcel-min-confidence", type=click.FloatRange(0, 1), default=0.4, show_default=True,
     help="Lowest mean land-cover probability over a parcel (else 不确定).")
 parcel_min_built_opt = click.option(
     "--parcel-min-built-area", type=click.FloatRange(min=0), default=50.0, show_default=True,

@@ -61,7 +61,7 @@ class ParcelRule:
     min_area_m2: float = 200.0
     max_obscured: float = 0.3
     min_pixels: int = 4
-    min_confidence: float = 0.5
+    min_confidence: float = 0.4
     min_built_m2: float = 50.0
     flood_months: tuple = (4, 5, 6)
 
