@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/batch.py
+	$(PY) benchmarks/farmland.py
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"

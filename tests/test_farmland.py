@@ -347,3 +347,23 @@ def test_not_a_cover_model_is_a_clear_error(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not onnx")
     with pytest.raises(ModelError, match="not an ONNX model"):
         CoverModel(tmp_path / "junk.onnx")
+
+
+def test_farmland_page_in_browser(farm_pair, tmp_path):
+    import re
+    import subprocess
+
+    from conftest import chromium_path
+
+    from weipian.deliver.farmland import write_farmland_outputs
+
+    browser = chromium_path()
+    frame = farmland_use(farm_pair["before"], farm_pair["after"], layers=farm_pair["layers"],
+                         patches=farm_pair["patches"], model=PaletteModel(), after_date="2024-09-15")
+    out = write_farmland_outputs(frame, tmp_path / "out", before=farm_pair["before"], after=farm_pair["after"])
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", out["farmland_html"].as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    # the script drew one SVG path per farmland parcel
+    assert len(re.findall(r'<path [^>]*class="parcel', dom)) == len(PARCELS)
+    assert f'data-parcels="{len(PARCELS)}"' in dom
