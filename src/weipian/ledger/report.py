@@ -108,7 +108,8 @@ def _ratios(p: pd.DataFrame) -> pd.DataFrame:
     from ..stats import township_stats
 
     rows = []
-    for batch, g in p[p["state"] != "重复"].groupby("batch", sort=True):
+    # 非粮化 parcel entries are no construction: they stay out of 违法占耕比
+    for batch, g in p[(p["state"] != "重复") & (p["label"] != "non_grain")].groupby("batch", sort=True):
         stats = township_stats(g)
         stats.insert(0, "batch", batch)
         stats.loc[stats["rank"] == 0, "township"] = _TOTAL
