@@ -58,6 +58,9 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
     from ..stats import township_stats
 
     (settings,) = resolve(options, deliver=settings)
+    info = judged.attrs.get("weipian", {})
+    judged = judged.copy(deep=False)
+    judged.attrs = {}  # pandas deep-copies attrs on every operation; the record is passed on by hand
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     stats = township_stats(judged, line=settings.line, strict_line=settings.strict_line)
@@ -70,7 +73,8 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
     written.update(_township_files(stats, output, settings))
     if before is not None and after is not None:
         written.update(_evidence(judged, stats, output, before, after, bands, settings,
-                                 chart_svg=written["townships_svg"], sections=sections, stretch=stretch))
+                                 chart_svg=written["townships_svg"], sections=sections, stretch=stretch,
+                                 info=info))
     return written
 
 
@@ -102,7 +106,7 @@ def _township_files(stats, output: Path, settings: DeliverSettings) -> dict:
 
 
 def _evidence(judged, stats, output: Path, before, after, bands, settings: DeliverSettings, *,
-              chart_svg, sections=None, stretch=None) -> dict:
+              chart_svg, sections=None, stretch=None, info=None) -> dict:
     """Before/after chips of every patch and ``report.html``, from one stretch of each epoch."""
     from ..deliver.chips import epoch_stretch, make_chips
     from ..deliver.report import write_report
@@ -113,7 +117,7 @@ def _evidence(judged, stats, output: Path, before, after, bands, settings: Deliv
             stretch = epoch_stretch(reader)  # once, for chips and report alike
     chip_paths = (make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch)
                   if settings.chips else {})
-    info = judged.attrs.get("weipian", {})
+    info = info or {}
     report = write_report(judged, stats, output / "report.html", before=before, after=after,
                           chips=chip_paths, chart_svg=chart_svg, run_info=info.get("dates"),
                           obscured=info.get("obscured"), stretch=stretch, guard=info.get("guard"),
