@@ -367,3 +367,35 @@ def test_farmland_page_in_browser(farm_pair, tmp_path):
     # the script drew one SVG path per farmland parcel
     assert len(re.findall(r'<path [^>]*class="parcel', dom)) == len(PARCELS)
     assert f'data-parcels="{len(PARCELS)}"' in dom
+
+
+def test_bare_on_two_growing_season_dates_is_possibly_abandoned():
+    classes = COVERS + ("bare",)
+    counts = np.zeros((1, len(classes) + 1), int)
+    counts[0, classes.index("bare")] = 100
+    summer = judge_parcels(counts, counts, classes, np.array([5000.0]), before_date=dt.date(2023, 7, 1),
+                           after_date=dt.date(2024, 7, 1))
+    assert summer["state"][0] == "uncertain" and "撂荒" in summer["reason"][0]
+    winter = judge_parcels(counts, counts, classes, np.array([5000.0]), before_date=dt.date(2024, 1, 10),
+                           after_date=dt.date(2024, 7, 1))
+    assert winter["state"][0] == "cropped"  # bare in winter, then bare in summer: fallow, not abandoned
+
+
+def test_bare_ground_needs_the_near_infrared():
+    from weipian.farmland.cover_map import cover_classes, epoch_cover
+
+    data = np.zeros((4, 40, 40), np.float32)
+    data[:3] = np.array(PALETTE["crop"], np.float32)[:, None, None]
+    data[3, :, :20] = 400.0  # NDVI 0.45: vegetated
+    data[3, :, 20:] = 160.0  # NDVI 0.03: bare soil
+    data[:, :, :2] = 0.0  # calibration strips fix the stretch (see the module docstring)
+    data[:, :, -2:] = 255.0
+    valid = np.ones((40, 40), bool)
+    classes = cover_classes(PaletteModel())
+    roles = {"red": 0, "green": 1, "blue": 2, "nir": 3}
+    cover, _, _ = epoch_cover(PaletteModel(), data, roles, valid, 4.0, clouds=False)
+    assert (cover[:, 5:18] == classes.index("crop")).all()
+    assert (cover[:, 22:37] == classes.index("bare")).all()
+    rgb_only, _, _ = epoch_cover(PaletteModel(), data[:3], {"red": 0, "green": 1, "blue": 2}, valid, 4.0,
+                                 clouds=False)
+    assert not (rgb_only == classes.index("bare")).any()

@@ -8,7 +8,19 @@ from ..learn.cover_inputs import NO_COVER
 from ..learn.inputs import model_bands, robust_levels
 from ..raster.clouds import cloud_masks
 
-__all__ = ["epoch_cover"]
+__all__ = ["epoch_cover", "BARE_NDVI", "cover_classes"]
+
+#: With a near-infrared band, pixels the model calls cropland or grass whose NDVI is below this are
+#: bare ground (the textbook bare-soil range of NDVI is about 0–0.2); the land-cover training tiles
+#: hold no labelled bare ground, so without NIR no pixel is bare.
+BARE_NDVI = 0.15
+
+_BARE_FROM = ("paddy", "crop", "grass")
+
+
+def cover_classes(model) -> tuple[str, ...]:
+    """The classes of the cover maps: the model's, then ``bare`` (from the NDVI rule)."""
+    return tuple(model.classes) + ("bare",)
 
 
 def epoch_cover(
@@ -44,8 +56,9 @@ def epoch_cover(
     Returns
     -------
     cover : (M, N) ndarray of uint8
-        Index into ``model.classes``; :data:`~weipian.learn.cover_inputs.NO_COVER`
-        where obscured or without data.
+        Index into :func:`cover_classes`; :data:`~weipian.learn.cover_inputs.NO_COVER`
+        where obscured or without data. With a ``nir`` band, cropland and grass
+        pixels with NDVI under :data:`BARE_NDVI` are ``bare``.
     confidence : (M, N) ndarray of float32
         Probability of the chosen class.
     obscured : (M, N) ndarray of bool
@@ -57,6 +70,12 @@ def epoch_cover(
     prob = model.probabilities(rgb, gsd_m)
     cover = prob.argmax(0).astype(np.uint8)
     confidence = prob.max(0)
+    if "nir" in roles:
+        red, nir = data[roles["red"]], data[roles["nir"]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ndvi = (nir - red) / (nir + red)
+        soil = np.isin(cover, [model.classes.index(c) for c in _BARE_FROM if c in model.classes])
+        cover[soil & (ndvi < BARE_NDVI)] = len(model.classes)
     obscured = ~valid
     if clouds and valid.any():
         brightness = float(np.median(data[:, valid].mean(0)))

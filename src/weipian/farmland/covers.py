@@ -4,10 +4,12 @@ The land-cover model (:data:`weipian.learn.cover_inputs.COVERS`) tells
 ``built``, ``paddy``, ``crop``, ``garden``, ``forest``, ``grass`` and
 ``water`` apart. On a farmland parcel:
 
-- ``paddy`` and ``crop`` are cropland (耕种). Bare soil between crops looks
-  like dry cropland in the training tiles and is counted as ``crop``: one
-  pair of images cannot tell seasonal fallow from abandonment (撂荒), so
-  weipian never reports 撂荒.
+- ``paddy`` and ``crop`` are cropland (耕种), and so is ``bare`` ground
+  (only found where the imagery has a near-infrared band: NDVI under 0.15 on
+  pixels the model calls cropland or grass; the training tiles hold no
+  labelled bare ground). Bare soil between crops is fallow, not abandonment:
+  a parcel is flagged as possibly abandoned (撂荒, as 不确定) only when it is
+  bare on both dates and both lie in the growing season.
 - ``water`` is a pond (挖塘养鱼 or flooding: the reason names the dates),
   ``garden`` an orchard, garden or nursery (园地/苗木), ``forest`` forest or
   shrub (林地), ``grass`` grass (草地): each is a 非粮化 use.
@@ -21,8 +23,8 @@ from __future__ import annotations
 
 __all__ = ["CROPLAND", "USE_OF_COVER", "COVER_ZH", "USE_ZH", "STATES", "STATE_ZH"]
 
-#: Cover classes that are cropland.
-CROPLAND = ("paddy", "crop")
+#: Cover classes that are cropland (bare ground between crops is fallow cropland).
+CROPLAND = ("paddy", "crop", "bare")
 
 #: The 非粮化 use each non-cropland cover stands for.
 USE_OF_COVER = {"water": "pond", "garden": "orchard", "forest": "forest", "grass": "grass"}
@@ -35,6 +37,7 @@ COVER_ZH = {
     "forest": "林地",
     "grass": "草地",
     "water": "水面",
+    "bare": "裸地",
     "none": "无数据/云",
 }
 

@@ -15,8 +15,11 @@ The rule, in order (:class:`ParcelRule` holds its settings):
    is water in the flooding season (``flood_months`` of the after date) is
    不确定 instead: a flooded paddy and a new pond look alike on one date.
 4. **不确定** again: built-up cover holds ``min_share`` without a
-   construction patch (an older building, a greenhouse or a facility).
-5. **耕种** (``cropped``) otherwise.
+   construction patch (an older building, a greenhouse or a facility); or
+   bare ground holds ``min_share`` on both dates and both lie in the growing
+   season (``growing_months``): possibly abandoned (撂荒), which one pair cannot
+   tell from fallow.
+5. **耕种** (``cropped``) otherwise: cropland, or bare ground between crops.
 
 Each parcel gets a reason a person can check against the images, e.g.
 ``"82 % pond (坑塘/水面) on 2024-06-20, was paddy 91 % on 2023-06-18"``.
@@ -55,6 +58,9 @@ class ParcelRule:
         Area (m²) of construction patches on a parcel that makes it 非农化.
     flood_months : tuple of int
         Months in which paddies stand under water (transplanting).
+    growing_months : tuple of int
+        Months in which cropland is expected to carry a crop (bare on two such
+        dates: possibly abandoned).
     """
 
     min_share: float = 0.5
@@ -64,6 +70,7 @@ class ParcelRule:
     min_confidence: float = 0.4
     min_built_m2: float = 50.0
     flood_months: tuple = (4, 5, 6)
+    growing_months: tuple = (4, 5, 6, 7, 8, 9, 10)
 
     def __post_init__(self):
         if not 0 < self.min_share <= 1:
@@ -166,7 +173,12 @@ def judge_parcels(
         "reason": np.full(p, "", object),
     }
     when_a, when_b = _date(after_date), _date(before_date)
-    flooding = isinstance(after_date, dt.date) and after_date.month in rule.flood_months
+    season = {
+        "flooding": isinstance(after_date, dt.date) and after_date.month in rule.flood_months,
+        "growing": all(
+            isinstance(d, dt.date) and d.month in rule.growing_months for d in (before_date, after_date)
+        ),
+    }
     for i in range(p):
         state, use, share, reason = _judge_one(
             i,
@@ -185,7 +197,7 @@ def judge_parcels(
             classes,
             when_a,
             when_b,
-            flooding,
+            season,
             rule,
             before_txt[i],
         )
@@ -217,7 +229,7 @@ def _judge_one(
     classes,
     when_a,
     when_b,
-    flooding,
+    season,
     rule,
     before_txt,
 ):
@@ -265,7 +277,7 @@ def _judge_one(
         use = use_idx[best_k]
         if share >= rule.min_share and share * area_m2[i] >= rule.min_area_m2:
             paddy = "paddy" in classes and sb[i, classes.index("paddy")] >= rule.min_share
-            if use == "pond" and flooding and paddy:
+            if use == "pond" and season["flooding"] and paddy:
                 return (
                     "uncertain",
                     "",
@@ -285,9 +297,26 @@ def _judge_one(
             f"{_pct(share)} built-up cover on {when_a} but no construction "
             "patch: an older building, a greenhouse or a facility (设施农用地); check in the field",
         )
+    bare = classes.index("bare") if "bare" in classes else None
+    if (
+        bare is not None
+        and season["growing"]
+        and ob[i] <= rule.max_obscured
+        and min(sa[i, bare], sb[i, bare]) >= rule.min_share
+    ):
+        return (
+            "uncertain",
+            "",
+            float(sa[i, bare]),
+            f"bare ground on both dates ({_pct(sb[i, bare])} on {when_b}, {_pct(sa[i, bare])} on {when_a}), "
+            "both in the growing season: possibly abandoned (撂荒); one pair cannot tell it from fallow, "
+            "check in the field",
+        )
     crop = float(sum(sa[i, k] for k in crop_idx))
     small = ""
     if best_k is not None and sa[i, best_k] >= rule.min_share:  # a new use, but on too little ground
-        small = (f"; {_pct(sa[i, best_k])} {use_idx[best_k]} ({sa[i, best_k] * area_m2[i]:,.0f} m²) is under "
-                 f"the minimum area of {rule.min_area_m2:,.0f} m²")
+        small = (
+            f"; {_pct(sa[i, best_k])} {use_idx[best_k]} ({sa[i, best_k] * area_m2[i]:,.0f} m²) is under "
+            f"the minimum area of {rule.min_area_m2:,.0f} m²"
+        )
     return "cropped", "", crop, f"{_pct(crop)} cropland on {when_a}{was}{small}"

@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 
 from ..errors import LayerError
-from ..farmland.cover_map import epoch_cover
+from ..farmland.cover_map import cover_classes, epoch_cover
 from ..farmland.covers import STATE_ZH, USE_ZH
 from ..farmland.shares import cover_counts, mean_confidence, parcel_index
 from ..farmland.states import ParcelRule, judge_parcels
@@ -158,7 +158,7 @@ def farmland_use(
         cover_a,
         conf_a,
         grid,
-        model.classes,
+        cover_classes(model),
         patches=patches,
         before_date=before_d,
         after_date=after_d,
@@ -174,7 +174,7 @@ def farmland_use(
     frame.attrs["weipian"] = {
         "farmland": {
             "model": model.path if hasattr(model, "path") else repr(model),
-            "classes": list(model.classes),
+            "classes": list(cover_classes(model)),
             "rule": {f.name: getattr(rule, f.name) for f in fields(rule)},
             "averaging_factor": factor,
             "grid_gsd_m": round(gsd * factor, 3),
