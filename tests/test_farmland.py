@@ -399,3 +399,11 @@ def test_bare_ground_needs_the_near_infrared():
     rgb_only, _, _ = epoch_cover(PaletteModel(), data[:3], {"red": 0, "green": 1, "blue": 2}, valid, 4.0,
                                  clouds=False)
     assert not (rgb_only == classes.index("bare")).any()
+
+
+def test_user_masks_leave_parcels_uncertain(farm_pair, tmp_path):
+    mask = tmp_path / "mask.gpkg"
+    gpd.GeoDataFrame(geometry=[_px(*PARCELS["pond"][:4]).buffer(4)], crs="EPSG:4547").to_file(mask)
+    frame = _judged(farm_pair, mask_after=mask)
+    assert frame.loc["pond", "state"] == "uncertain" and frame.loc["pond", "obscured_share"] == 1.0
+    assert frame.loc["orchard", "state"] == "non_grain"  # unmasked parcels are judged as before

@@ -56,3 +56,34 @@ def test_min_pixels_for_converts_square_metres_once():
     assert min_pixels_for(50.0, 4.0) == 12
     assert min_pixels_for(50.0, 0.25) == 200
     assert min_pixels_for(10.0, 100.0) == 1
+
+
+@pytest.mark.parametrize("kind", ["polygons", "raster"])
+def test_user_masks_remove_patches(small_batch, tmp_path, kind):
+    """--mask-after as polygons or as a raster: no patch is found where the user masked the image."""
+    import geopandas as gpd
+    import rasterio
+    from shapely.geometry import box
+
+    import weipian
+
+    found = weipian.detect(small_batch["before"], small_batch["after"])
+    assert len(found)
+    with rasterio.open(small_batch["after"]) as src:
+        left, bottom, right, top = src.bounds
+        profile, shape = src.profile, src.shape
+    west = box(left, bottom, (left + right) / 2, top)
+    if kind == "polygons":
+        mask = tmp_path / "mask.gpkg"
+        gpd.GeoDataFrame(geometry=[west], crs=found.crs).to_file(mask)
+    else:
+        mask = tmp_path / "mask.tif"
+        data = np.zeros(shape, np.uint8)
+        data[:, : shape[1] // 2] = 1
+        profile.update(count=1, dtype="uint8", nodata=None)
+        with rasterio.open(mask, "w", **profile) as dst:
+            dst.write(data, 1)
+    masked = weipian.detect(small_batch["before"], small_batch["after"], mask_after=mask)
+    assert not masked.geometry.intersects(west.buffer(-2)).any()
+    east = found[~found.geometry.intersects(west)]
+    assert len(masked) >= len(east) > 0

@@ -43,6 +43,10 @@ from .options import (
     show_default=True,
     help="Leave clouds and shadows without a cover (their parcels become 不确定).",
 )
+@click.option("--mask-before", type=click.Path(), default=None,
+              help="Pixels to leave without a cover in the before epoch: raster (non-zero) or polygons.")
+@click.option("--mask-after", type=click.Path(), default=None,
+              help="Pixels to leave without a cover in the after epoch: raster (non-zero) or polygons.")
 @click.option(
     "--chips/--no-chips", default=True, show_default=True, help="Before/after chips of every changed parcel."
 )
@@ -61,6 +65,8 @@ def farmland_cmd(
     after_date,
     farmland_where,
     clouds,
+    mask_before,
+    mask_after,
     chips,
     layer_crs,
     overwrite,
@@ -95,6 +101,8 @@ def farmland_cmd(
         farmland_where=farmland_where,
         layer_crs=layer_crs,
         clouds=clouds,
+        mask_before=mask_before,
+        mask_after=mask_after,
         rule=settings.rule(),
     )
     write_farmland_outputs(parcels, output, before=before, after=after, bands=bands, chips=chips)

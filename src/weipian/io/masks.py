@@ -44,7 +44,7 @@ class UserMask:
             return
         import shapely
 
-        from .vector.layers import read_layer
+        from ..vector.layers import read_layer
 
         frame, _ = read_layer(self.path, reader.crs, name="mask")
         self._geoms = frame.geometry.to_numpy()
@@ -66,6 +66,25 @@ class UserMask:
             return np.zeros(shape, bool)
         return features.geometry_mask(hits, out_shape=shape, invert=True,
                                       transform=window_transform(window, self._reader.transform))
+
+    def read_averaged(self, out_shape: tuple[int, int], transform) -> np.ndarray:
+        """Masked cells of a coarser grid over the whole image (any masked pixel masks its cell).
+
+        Parameters
+        ----------
+        out_shape : (int, int)
+            Rows and columns of the coarse grid.
+        transform : affine.Affine
+            Its transform (from :meth:`weipian.io.PairReader.read_averaged`).
+        """
+        from rasterio import features
+
+        if self._vrt is not None:
+            return self._vrt.read(1, out_shape=out_shape, resampling=Resampling.max) != 0
+        if len(self._geoms) == 0:
+            return np.zeros(out_shape, bool)
+        return features.geometry_mask(self._geoms, out_shape=out_shape, invert=True, transform=transform,
+                                      all_touched=True)
 
     def close(self):
         """Close the mask's files."""

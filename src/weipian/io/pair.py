@@ -199,6 +199,10 @@ class PairReader:
         indexes = [self._idx_a[self.roles[r]] for r in roles]
         return source.read(indexes, out_shape=(len(indexes), *out_shape), out_dtype="float32")
 
+    def user_masks_averaged(self, out_shape, transform):
+        """The users' masks (before, after) on the grid of :meth:`read_averaged`, or None where not given."""
+        return tuple(m.read_averaged(out_shape, transform) if m is not None else None for m in self._masks)
+
     def read_averaged(self, factor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
         """Both epochs averaged over ``factor`` × ``factor`` pixel blocks, in one decimated read each.
 

@@ -68,6 +68,8 @@ def farmland_use(
     farmland_where: str | None = None,
     layer_crs=None,
     clouds: bool = True,
+    mask_before=None,
+    mask_after=None,
     rule: ParcelRule | None = None,
     **rule_options,
 ) -> gpd.GeoDataFrame:
@@ -102,6 +104,9 @@ def farmland_use(
     clouds : bool
         Leave clouds and shadows without a cover (their parcels become
         不确定 past ``max_obscured``).
+    mask_before, mask_after : str or Path, optional
+        Users' masks of pixels to leave without a cover (raster, non-zero =
+        masked, or polygons), as for detection.
     rule : ParcelRule, optional
     **rule_options
         Any field of :class:`~weipian.farmland.states.ParcelRule` by name
@@ -130,7 +135,9 @@ def farmland_use(
             f"{layers or 'the layers given'}: no farmland layer (耕地/DLTB); farmland use judges "
             "the farmland parcels: add farmland.gpkg (or DLTB.shp) there or pass --farmland PATH"
         )
-    with PairReader(PairSpec(str(before), str(after), bands)) as reader:
+    with PairReader(
+        PairSpec(str(before), str(after), bands, mask_before=mask_before, mask_after=mask_after)
+    ) as reader:
         missing = [r for r in ("red", "green", "blue") if r not in reader.roles]
         if missing:
             from ..errors import BandError
@@ -142,9 +149,12 @@ def farmland_use(
         gsd = _pixel_size_m(reader)
         factor = cover_factor(gsd, model.working_gsd_m)
         b, a, valid, grid = reader.read_averaged(factor)
+        mask_b, mask_a = reader.user_masks_averaged(valid.shape, grid)
         crs, dates, bounds = reader.crs, reader.dates, _bounds(reader)
-    cover_b, _, _ = epoch_cover(model, b, reader.roles, valid, gsd * factor, clouds=clouds)
-    cover_a, conf_a, _ = epoch_cover(model, a, reader.roles, valid, gsd * factor, clouds=clouds)
+    cover_b, _, _ = epoch_cover(model, b, reader.roles, valid, gsd * factor, clouds=clouds, masked=mask_b)
+    cover_a, conf_a, _ = epoch_cover(
+        model, a, reader.roles, valid, gsd * factor, clouds=clouds, masked=mask_a
+    )
     t_cover = time.perf_counter()
     parcels, info = read_layer(
         paths["farmland"], crs, name="farmland", bbox=bounds, layer_crs=layer_crs, where=farmland_where

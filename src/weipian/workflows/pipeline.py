@@ -154,7 +154,8 @@ def _farmland(before, after, layers, overrides, output: Path, judged, detect_s: 
                            before_date=detect_s.before_date,
                            after_date=detect_s.after_date or judge_s.after_date,
                            farmland_where=judge_s.layer_params.farmland_where, layer_crs=judge_s.layer_crs,
-                           clouds=detect_s.clouds, rule=farmland_s.rule())
+                           clouds=detect_s.clouds, mask_before=detect_s.mask_before,
+                           mask_after=detect_s.mask_after, rule=farmland_s.rule())
     stats = township_stats(judged, line=deliver_s.line, strict_line=deliver_s.strict_line)
     out = write_farmland_outputs(parcels, output, before=before, after=after, bands=detect_s.bands,
                                  patch_stats=stats, chips=deliver_s.chips, stretch=stretch)
