@@ -242,3 +242,28 @@ def pd_concat(frames):
     import pandas as pd
 
     return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("policy, expected", [("non_urban", (1, 0)), ("unknown", (IGNORE, IGNORE))])
+def test_unmarked_change_is_relabelled_by_the_label_meaning(policy, expected):
+    """Strong change outside the label: change but not construction (OSCD), or unknown (DSIFN)."""
+    from weipian.learn.unmarked import mark_unlabelled_change
+
+    rng = np.random.default_rng(1)
+    before = rng.normal(0.4, 0.02, (4, 64, 64)).astype(np.float32)
+    after = before + rng.normal(0, 0.02, before.shape).astype(np.float32)
+    after[:3, 5:20, 5:20] += 0.6  # strong change the label leaves unmarked (a harvested field)
+    after[:3, 40:55, 40:55] += 0.6  # strong change the label marks (a new building)
+    label = np.zeros((64, 64), np.uint8)
+    label[40:55, 40:55] = 1
+    pair = LabelledPair(name="x/1", dataset="x", before=before, after=after, has_nir=False, gsd_m=10.0,
+                        any_change=label.copy(), construction=label.copy())
+    out = mark_unlabelled_change(pair, policy)
+    assert (out.any_change[7:18, 7:18] == expected[0]).all()
+    assert (out.construction[7:18, 7:18] == expected[1]).all()
+    assert (out.any_change[40:55, 40:55] == 1).all() and (out.construction[40:55, 40:55] == 1).all()
+    quiet = np.ones((64, 64), bool)
+    quiet[3:22, 3:22] = quiet[38:57, 38:57] = False
+    assert (out.any_change[quiet] == 0).mean() > 0.99  # noise is not change
+    with pytest.raises(ValueError, match="policy"):
+        mark_unlabelled_change(pair, "urban")

@@ -13,7 +13,7 @@ import json
 import logging
 from pathlib import Path
 
-from .recipe import CONSTRUCTION_UNKNOWN, DATASETS, split_pairs
+from .recipe import CONSTRUCTION_UNKNOWN, DATASETS, UNMARKED_CHANGE, split_pairs
 from .samples import load_building_folder, load_change_folder
 
 __all__ = ["train_from_folders"]
@@ -93,7 +93,12 @@ def _split(data, *, use_split: bool, leave_out, gsd_m):
                                construction_unknown=CONSTRUCTION_UNKNOWN)
     if not use_split:
         return pairs, [], []
-    return split_pairs(pairs, leave_out=leave_out)
+    from .unmarked import mark_unlabelled_change
+
+    train, val, test = split_pairs(pairs, leave_out=leave_out)
+    train = [mark_unlabelled_change(p, UNMARKED_CHANGE[p.dataset]) if p.dataset in UNMARKED_CHANGE else p
+             for p in train]
+    return train, val, test
 
 
 def _synthetic_sources(buildings, landcover, *, use_split: bool):

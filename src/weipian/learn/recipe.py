@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from .samples import LabelledPair
 
-__all__ = ["TEST", "VALIDATION", "CONSTRUCTION_UNKNOWN", "DATASETS", "split_pairs", "WHU_SPLIT_ROW",
-           "HELD_OUT_BUILDINGS", "split_buildings"]
+__all__ = ["TEST", "VALIDATION", "CONSTRUCTION_UNKNOWN", "UNMARKED_CHANGE", "DATASETS", "split_pairs",
+           "WHU_SPLIT_ROW", "HELD_OUT_BUILDINGS", "split_buildings"]
 
 #: Datasets of ``realdata/train`` used as change pairs.
 DATASETS = ("levir_cd", "dsifn", "oscd", "whu_cd", "pak_houses")
@@ -35,6 +35,11 @@ HELD_OUT_BUILDINGS = ("buildings/gf2_mfbfs/937", "buildings/shanghai_google/0_9"
 #: Datasets whose labels mark demolition as well as construction in a way
 #: that cannot be told apart (WHU-CD here is mostly demolition and re-roofing).
 CONSTRUCTION_UNKNOWN = ("whu_cd",)
+
+#: What the strong change a dataset's labels leave unmarked becomes in its training pairs
+#: (see :mod:`weipian.learn.unmarked`): OSCD marks urban change only, so the rest is change but not
+#: construction; DSIFN often leaves cleared land unmarked, so the rest is unknown.
+UNMARKED_CHANGE = {"oscd": "non_urban", "dsifn": "unknown"}
 
 #: WHU-CD 000121 rows from here down are test, above train.
 WHU_SPLIT_ROW = 512
