@@ -43,12 +43,15 @@ import click
 @click.option("--val-every", type=click.IntRange(min=1), default=250, show_default=True)
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="CPU threads [default: all].")
 @click.option("--resume", is_flag=True, help="Continue from OUTDIR/last.pt.")
+@click.option("--relabel-unmarked", is_flag=True,
+              help="Relabel the strong change the OSCD and DSIFN training labels leave unmarked "
+              "(OSCD: change, not construction; DSIFN: unknown).")
 @click.option("--class-weight-power", type=click.FloatRange(min=0), default=0.5, show_default=True,
               help="--task cover: loss weight of a class = its pixel share ** -power (0: equal weights).")
 @click.pass_context
 def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, verified_manifest, before, after,
               bands, outcome_column, from_model, split, leave_out, gsd, steps, batch, crop, lr, seed,
-              val_every, threads, resume, class_weight_power):
+              val_every, threads, resume, relabel_unmarked, class_weight_power):
     """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
 
     From labelled pairs (--data), a bureau's verified patches (--patches with
@@ -92,7 +95,8 @@ def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, veri
                          arch=arch)
     summary = train_from_folders(data, output, buildings=buildings, leave_out=leave_out, config=config,
                                  extra_pairs=extra, from_model=from_model, resume=resume,
-                                 progress=show_progress(ctx), use_split=split, gsd_m=gsd, landcover=landcover)
+                                 progress=show_progress(ctx), use_split=split, gsd_m=gsd, landcover=landcover,
+                                 relabel_unmarked=relabel_unmarked)
     last = summary["history"][-1] if summary["history"] else {}
     click.echo(f"model written to {summary['onnx']} ({summary['parameters']:,} parameters, "
                f"{config.steps} steps in {summary['seconds']:.0f} s on {summary['device']}; "

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 def train_from_folders(data, output, *, buildings=None, leave_out: str | None = None, config=None,
                        extra_pairs=(), from_model=None, resume: bool = False, progress: bool = True,
-                       use_split: bool = True, gsd_m: float | None = None, landcover=None) -> dict:
+                       use_split: bool = True, gsd_m: float | None = None, landcover=None,
+                       relabel_unmarked: bool = False) -> dict:
     """Train on labelled folders and export ``model.onnx`` with its card.
 
     Parameters
@@ -52,6 +53,10 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         A land-cover folder (:mod:`weipian.learn.landcover`) for synthetic
         seasonal pairs and its building class as more footprints; its
         held-out tiles are never read.
+    relabel_unmarked : bool
+        Relabel the strong change the OSCD and DSIFN training labels leave
+        unmarked (:mod:`weipian.learn.unmarked`, :data:`~weipian.learn.recipe.UNMARKED_CHANGE`).
+        Off by default: the shipped weights were trained without it.
 
     Returns
     -------
@@ -62,7 +67,8 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
     from .train import TrainConfig, train
 
     config = config or TrainConfig()
-    train_pairs, val_pairs, test_pairs = _split(data, use_split=use_split, leave_out=leave_out, gsd_m=gsd_m)
+    train_pairs, val_pairs, test_pairs = _split(data, use_split=use_split, leave_out=leave_out, gsd_m=gsd_m,
+                                                relabel_unmarked=relabel_unmarked)
     train_pairs = train_pairs + list(extra_pairs)
     tiles, cover = _synthetic_sources(buildings, landcover, use_split=use_split)
     log.info("training on %d pairs (%d building tiles, %d land-cover tiles), validating on %d",
@@ -74,6 +80,7 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         "validated_on": sorted(p.name for p in val_pairs),
         "held_out": sorted(p.name for p in test_pairs),
         "leave_out": leave_out,
+        "relabel_unmarked": relabel_unmarked,
         "datasets": sorted({p.dataset for p in train_pairs}),
         "building_tiles": len(tiles),
         "landcover_tiles": len(cover),
@@ -85,7 +92,7 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
     return _finish(summary, card, Path(output), val_pairs, test_pairs, from_model, landcover)
 
 
-def _split(data, *, use_split: bool, leave_out, gsd_m):
+def _split(data, *, use_split: bool, leave_out, gsd_m, relabel_unmarked: bool = False):
     """Train, validation and test pairs of a change folder (the recipe's split, or all to train)."""
     if data is None:
         return [], [], []
@@ -96,8 +103,9 @@ def _split(data, *, use_split: bool, leave_out, gsd_m):
     from .unmarked import mark_unlabelled_change
 
     train, val, test = split_pairs(pairs, leave_out=leave_out)
-    train = [mark_unlabelled_change(p, UNMARKED_CHANGE[p.dataset]) if p.dataset in UNMARKED_CHANGE else p
-             for p in train]
+    if relabel_unmarked:  # training pairs only: validation and test keep their labels
+        train = [mark_unlabelled_change(p, UNMARKED_CHANGE[p.dataset]) if p.dataset in UNMARKED_CHANGE else p
+                 for p in train]
     return train, val, test
 
 
