@@ -90,12 +90,12 @@ model: $(STAMP)
 # ../shared/realdata/train/landcover (held-out and validation tiles left out, see
 # src/weipian/learn/landcover.py), best checkpoint by validation mean F1, then copied into the package.
 # Resumable like make model.
-COVER_STEPS ?= 4000
+COVER_STEPS ?= 8000
 cover-model: $(STAMP)
-	$(VENV)/bin/weipian train out/models/cover --task cover --landcover $(REALDATA)/train/landcover \
-		--steps $(COVER_STEPS) --batch 16 --val-every 500 --seed 0 --resume
+	$(VENV)/bin/weipian train out/models/cover_v2 --task cover --landcover $(REALDATA)/train/landcover \
+		--steps $(COVER_STEPS) --batch 16 --val-every 1000 --seed 0 --class-weight-power 0.75 --resume
 	mkdir -p src/weipian/learn/cover_default
-	cp out/models/cover/model.onnx out/models/cover/weights.pt out/models/cover/model_card.json \
+	cp out/models/cover_v2/model.onnx out/models/cover_v2/weights.pt out/models/cover_v2/model_card.json \
 		src/weipian/learn/cover_default/
 
 # Leave-one-dataset-out models for benchmarks/real.py --lodo out/models
