@@ -227,7 +227,8 @@ def test_farmland_deliverables_and_ledger(farm_pair, tmp_path):
     changed = gpd.read_file(out["parcels_gpkg"], layer="parcels")
     assert sorted(changed["name"]) == sorted(n for n, s in _judged(farm_pair)["state"].items() if s != "cropped")
     assert len(gpd.read_file(out["parcels_gpkg"], layer="farmland_use")) == len(PARCELS)
-    assert sorted(p.stem for p in out["chips_parcels"].glob("*.png")) == sorted(changed["parcel_id"])
+    chipped = changed[changed["state"] != "non_agri"]  # 非农化 parcels link their patches' chips instead
+    assert sorted(p.stem for p in out["chips_parcels"].glob("*.png")) == sorted(chipped["parcel_id"])
     page = out["farmland_html"].read_text(encoding="utf-8")
     assert "最差十名" in page and "440305000001" in page
     # 非粮化 parcels become ledger entries; the next batch's parcel repeats the case, a patch does not

@@ -58,7 +58,8 @@ def write_farmland_outputs(
       非农化, 不确定) and layer ``farmland_use`` (every farmland parcel);
     - ``parcels.xlsx``: the changed parcels, the township table and the worst ten;
     - ``farmland_townships.csv`` and ``worst_ten.csv`` (UTF-8 with BOM, for Excel);
-    - ``chips_parcels/<parcel_id>.png`` for the changed parcels;
+    - ``chips_parcels/<parcel_id>.png`` for the 非粮化 and 不确定 parcels (a 非农化
+      parcel links its construction patches, whose chips are in ``chips/``);
     - ``farmland.html``: the report section as a page.
 
     Parameters
@@ -120,9 +121,11 @@ def write_farmland_outputs(
         with PairReader(PairSpec(str(before), str(after), bands)) as reader:
             stretch = epoch_stretch(reader)
     chip_paths = {}
-    if chips and len(changed):
+    # 非农化 parcels link their construction patches, whose chips the run draws already
+    chipped = changed[changed["state"] != "non_agri"]
+    if chips and len(chipped):
         chip_paths = make_chips(
-            changed.assign(patch_id=changed["parcel_id"]),
+            chipped.assign(patch_id=chipped["parcel_id"]),
             before,
             after,
             output / "chips_parcels",

@@ -13,6 +13,7 @@ text by the script, never as markup.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -46,12 +47,27 @@ def _png_data_uri(path_or_array) -> str:
 
 
 def _overview(after_path, before_path, max_side: int = 1200, stretch: dict | None = None):
-    """Downsampled true-colour overview of the after epoch on the before grid."""
+    """Downsampled true-colour overview of the after epoch on the before grid.
+
+    The last two overviews are kept (a run's report and its farmland section draw the same one).
+    """
+    key = None if stretch is None else tuple(np.round(np.asarray(stretch["after"], float), 9).ravel())
+    if key is None:
+        return _read_overview(str(after_path), str(before_path), max_side, None)
+    return _cached_overview(str(after_path), str(before_path), max_side, key)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_overview(after_path: str, before_path: str, max_side: int, after_limits: tuple):
+    return _read_overview(after_path, before_path, max_side, np.reshape(after_limits, (3, 2)))
+
+
+def _read_overview(after_path: str, before_path: str, max_side: int, after_limits):
     from ..io import PairReader, PairSpec
     from .chips import _to_rgb8, epoch_stretch
 
-    with PairReader(PairSpec(str(before_path), str(after_path))) as reader:
-        stretch = stretch or epoch_stretch(reader)
+    with PairReader(PairSpec(before_path, after_path)) as reader:
+        stretch = {"after": after_limits} if after_limits is not None else epoch_stretch(reader)
         height, width = reader.shape
         step = max(1, int(np.ceil(max(height, width) / max_side)))
         data = reader.read_overview(("red", "green", "blue"),

@@ -149,14 +149,16 @@ def _farmland(before, after, layers, overrides, output: Path, judged, detect_s: 
     from ..stats import township_stats
     from .farmland import farmland_use
 
-    parcels = farmland_use(before, after, layers=layers, overrides=overrides, patches=judged,
+    patches = judged.copy(deep=False)
+    patches.attrs = {}  # pandas deep-copies attrs on every operation; farmland use needs none of them
+    parcels = farmland_use(before, after, layers=layers, overrides=overrides, patches=patches,
                            model=farmland_s.cover_model, bands=detect_s.bands,
                            before_date=detect_s.before_date,
                            after_date=detect_s.after_date or judge_s.after_date,
                            farmland_where=judge_s.layer_params.farmland_where, layer_crs=judge_s.layer_crs,
                            clouds=detect_s.clouds, mask_before=detect_s.mask_before,
                            mask_after=detect_s.mask_after, rule=farmland_s.rule())
-    stats = township_stats(judged, line=deliver_s.line, strict_line=deliver_s.strict_line)
+    stats = township_stats(patches, line=deliver_s.line, strict_line=deliver_s.strict_line)
     out = write_farmland_outputs(parcels, output, before=before, after=after, bands=detect_s.bands,
                                  patch_stats=stats, chips=deliver_s.chips, stretch=stretch)
     out["record"] = parcels.attrs["weipian"]["farmland"]
