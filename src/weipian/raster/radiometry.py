@@ -48,7 +48,7 @@ def fit_normalisation(
     valid: np.ndarray,
     *,
     iterations: int = 6,
-    max_samples: int = 200_000,
+    max_samples: int = 50_000,
     inlier_magnitude: float = 3.0,
     rng: int | np.random.Generator = 0,
 ) -> tuple[np.ndarray, np.ndarray, float]:
