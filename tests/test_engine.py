@@ -18,7 +18,7 @@ def _pieces_for(mask, size):
     for t in tile_windows(*mask.shape, size, halo=0):
         r = slice(int(t.core.row_off), int(t.core.row_off + t.core.height))
         c = slice(int(t.core.col_off), int(t.core.col_off + t.core.width))
-        tr = transform * Affine.translation(t.core.col_off, t.core.row_off)
+        tr = transform @ Affine.translation(t.core.col_off, t.core.row_off)
         parts.append(tile_pieces(mask[r, c], mask[r, c].astype(float), transform=tr,
                                  row_off=int(t.core.row_off), col_off=int(t.core.col_off),
                                  width=mask.shape[1], min_pixels=1))

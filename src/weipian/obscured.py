@@ -50,7 +50,7 @@ def obscured_polygons(tiles, parts, shape, transform, crs, cell: int) -> gpd.Geo
         grid[r0: r0 + cells.shape[0], c0: c0 + cells.shape[1]] = cells
     covered = (grid >= 0.5).astype(np.uint8)
     geoms = [shapely.geometry.shape(g) for g, _ in features.shapes(
-        covered, mask=covered > 0, transform=transform * Affine.scale(cell))]
+        covered, mask=covered > 0, transform=transform @ Affine.scale(cell))]
     return gpd.GeoSeries(geoms, crs=crs)
 
 

@@ -47,7 +47,7 @@ def iso_date(date) -> str:
 def scene_lon(transform, shape, crs) -> float:
     """Longitude (CGCS2000 degrees) of the centre of a raster, for choosing its Gauss-Krüger zone."""
     rows, cols = shape
-    cx, cy = transform * (cols / 2, rows / 2)
+    cx, cy = transform @ (cols / 2, rows / 2)
     lon, _ = Transformer.from_crs(crs, _LONLAT, always_xy=True).transform(cx, cy)
     return float(lon)
 
@@ -76,7 +76,7 @@ def pixel_area_m2(transform, shape, crs, acrs) -> float:
         return abs(transform.a * transform.e) * unit * unit
     rows, cols = shape
     r, c = rows // 2, cols // 2
-    px = shapely.geometry.box(*(transform * (c, r)), *(transform * (c + 1, r + 1)))
+    px = shapely.geometry.box(*(transform @ (c, r)), *(transform @ (c + 1, r + 1)))
     return float(gpd.GeoSeries([px], crs=crs).to_crs(acrs).area.iloc[0])
 
 

@@ -131,7 +131,7 @@ def _rings_px(geom, transform, win: Window) -> list:
     for poly in getattr(geom, "geoms", [geom]):
         for ring in [poly.exterior, *poly.interiors]:
             xy = shapely.get_coordinates(ring)
-            col, row = inv * (xy[:, 0], xy[:, 1])
+            col, row = inv @ (xy[:, 0], xy[:, 1])
             rings.append(np.column_stack([col - win.col_off, row - win.row_off]))
     return rings
 

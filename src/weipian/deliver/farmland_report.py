@@ -91,7 +91,7 @@ def _features(parcels, transform, step, chips, embed: bool, report_dir: Path) ->
     inv = ~transform
 
     def to_px(x, y):
-        col, row = inv * (x, y)
+        col, row = inv @ (x, y)
         return np.asarray(col) / step, np.asarray(row) / step
 
     out = []

@@ -275,7 +275,7 @@ def _map_features(patches, transform, step: int, *, chips, embed_chips: int, rep
     inv = ~transform
 
     def to_px(x, y):
-        col, row = inv * (x, y)
+        col, row = inv @ (x, y)
         return np.asarray(col) / step, np.asarray(row) / step
 
     features = []

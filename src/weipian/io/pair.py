@@ -231,7 +231,7 @@ class PairReader:
         before, after = (np.ma.filled(d, 0).astype(np.float32) for d in out)
         before[:, ~valid] = 0
         after[:, ~valid] = 0
-        transform = self.transform * Affine.scale(self.shape[1] / cols, self.shape[0] / rows)
+        transform = self.transform @ Affine.scale(self.shape[1] / cols, self.shape[0] / rows)
         return before, after, valid, transform
 
     def close(self) -> None:

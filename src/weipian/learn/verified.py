@@ -139,7 +139,7 @@ def _window_around(geom, inverse, rows: int, cols: int, window: int, ring_px: in
     from rasterio.windows import Window
 
     minx, miny, maxx, maxy = geom.bounds
-    (c0, r0), (c1, r1) = inverse * (minx, maxy), inverse * (maxx, miny)
+    (c0, r0), (c1, r1) = inverse @ (minx, maxy), inverse @ (maxx, miny)
     side = int(max(window, np.ceil(max(r1 - r0, c1 - c0) + 4 * ring_px)))
     side = min(-(-side // 8) * 8, rows - rows % 8, cols - cols % 8)
     if side < 8:
