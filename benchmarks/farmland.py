@@ -287,7 +287,8 @@ def main() -> None:
             for c in ("cropland",) + COVERS:
                 print(f"    {c:8s} F1 {m['f1'][c]:.3f} | {b['f1'][c]:.3f}")
         print("   goals: F1 >= 0.70 cropland (paddy, crop), water, built; >= 0.50 garden, forest (GID-15)")
-        print(f"2. parcel states on parcels drawn over the {args.split} tiles (model vs truth labels, same rule)")
+        print(f"2. parcel states on parcels drawn over the {args.split} tiles "
+              "(model vs truth labels, same rule)")
 
         def pct(v):
             return f"{v[0] / max(v[1], 1):.3f} ({v[1]} parcels)"
