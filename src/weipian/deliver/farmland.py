@@ -84,39 +84,15 @@ def write_farmland_outputs(
     dict
         Name to path, plus ``"section"`` (the HTML fragment) when ``page``.
     """
-    from .chips import CHIP_PIXELS, epoch_stretch, make_chips
-
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     changed = parcels[parcels["state"] != "cropped"]
     stats = farmland_township_stats(parcels)
     worst = worst_ten_table(stats, patch_stats)
-    out = {
-        "parcels_gpkg": output / "parcels.gpkg",
-        "parcels_xlsx": output / "parcels.xlsx",
-        "farmland_townships": output / "farmland_townships.csv",
-        "worst_ten": output / "worst_ten.csv",
-    }
-    with atomic_path(out["parcels_gpkg"]) as tmp:
-        _gpkg_safe(changed).to_file(tmp, layer="parcels", driver="GPKG", engine="pyogrio")
-        _gpkg_safe(parcels).to_file(tmp, layer="farmland_use", driver="GPKG", engine="pyogrio", append=True)
-    table = pd.DataFrame(changed.drop(columns=changed.geometry.name)).rename(columns=PARCEL_FIELDS_ZH)
-    write_workbook(
-        [
-            ("非粮化非农化图斑", table),
-            ("街道统计", stats.rename(columns=FARMLAND_STAT_COLUMNS_ZH)),
-            ("最差十名", worst),
-        ],
-        out["parcels_xlsx"],
-    )
-    for key, frame in (
-        ("farmland_townships", stats.rename(columns=FARMLAND_STAT_COLUMNS_ZH)),
-        ("worst_ten", worst),
-    ):
-        with atomic_path(out[key]) as tmp:
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+    out = _write_tables(parcels, changed, stats, worst, output)
     if stretch is None and (chips or page):
         from ..io import PairReader, PairSpec
+        from .chips import epoch_stretch
 
         with PairReader(PairSpec(str(before), str(after), bands)) as reader:
             stretch = epoch_stretch(reader)
@@ -124,32 +100,36 @@ def write_farmland_outputs(
     # 非农化 parcels link their construction patches, whose chips the run draws already
     chipped = changed[changed["state"] != "non_agri"]
     if chips and len(chipped):
-        chip_paths = make_chips(
-            chipped.assign(patch_id=chipped["parcel_id"]),
-            before,
-            after,
-            output / "chips_parcels",
-            bands=bands,
-            workers=workers,
-            stretch=stretch,
-            max_side=CHIP_PIXELS,
-        )
+        from .chips import CHIP_PIXELS, make_chips
+
+        chip_paths = make_chips(chipped.assign(patch_id=chipped["parcel_id"]), before, after,
+                                output / "chips_parcels", bands=bands, workers=workers, stretch=stretch,
+                                max_side=CHIP_PIXELS)
         out["chips_parcels"] = output / "chips_parcels"
     if page:
         from .farmland_report import farmland_section, write_farmland_report
 
-        section = farmland_section(
-            parcels,
-            stats,
-            worst,
-            before=before,
-            after=after,
-            chips=chip_paths,
-            report_dir=output,
-            stretch=stretch,
-        )
+        section = farmland_section(parcels, stats, worst, before=before, after=after, chips=chip_paths,
+                                   report_dir=output, stretch=stretch)
         out["farmland_html"] = write_farmland_report(section, output / "farmland.html")
         out["section"] = section
+    return out
+
+
+def _write_tables(parcels, changed, stats, worst, output: Path) -> dict:
+    """``parcels.gpkg``, ``parcels.xlsx``, ``farmland_townships.csv`` and ``worst_ten.csv``, atomically."""
+    out = {"parcels_gpkg": output / "parcels.gpkg", "parcels_xlsx": output / "parcels.xlsx",
+           "farmland_townships": output / "farmland_townships.csv", "worst_ten": output / "worst_ten.csv"}
+    with atomic_path(out["parcels_gpkg"]) as tmp:
+        _gpkg_safe(changed).to_file(tmp, layer="parcels", driver="GPKG", engine="pyogrio")
+        _gpkg_safe(parcels).to_file(tmp, layer="farmland_use", driver="GPKG", engine="pyogrio", append=True)
+    table = pd.DataFrame(changed.drop(columns=changed.geometry.name)).rename(columns=PARCEL_FIELDS_ZH)
+    townships = stats.rename(columns=FARMLAND_STAT_COLUMNS_ZH)
+    write_workbook([("非粮化非农化图斑", table), ("街道统计", townships), ("最差十名", worst)],
+                   out["parcels_xlsx"])
+    for key, frame in (("farmland_townships", townships), ("worst_ten", worst)):
+        with atomic_path(out[key]) as tmp:
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
     return out
 
 

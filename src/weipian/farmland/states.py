@@ -109,6 +109,35 @@ def _shares(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return shares, obscured, total
 
 
+@dataclass
+class _Batch:
+    """What the rule looks at, for every parcel of one call of :func:`judge_parcels` (arrays of P)."""
+
+    classes: tuple
+    after: np.ndarray  # (P, K) shares of the clear pixels, after epoch
+    before: np.ndarray  # (P, K) shares, before epoch
+    obscured_after: np.ndarray
+    obscured_before: np.ndarray
+    pixels: np.ndarray
+    area_m2: np.ndarray
+    built_m2: np.ndarray
+    patch_ids: list
+    confidence: np.ndarray
+    before_text: list
+    when_after: str
+    when_before: str
+    flooding: bool
+    growing: bool
+
+    def index(self, name: str) -> int | None:
+        return self.classes.index(name) if name in self.classes else None
+
+    @property
+    def uses(self) -> dict:
+        """Class index -> the 非粮化 use it stands for."""
+        return {self.classes.index(c): u for c, u in USE_OF_COVER.items() if c in self.classes}
+
+
 def judge_parcels(
     counts_before: np.ndarray,
     counts_after: np.ndarray,
@@ -130,7 +159,7 @@ def judge_parcels(
         Pixels of each class per parcel, last column without a cover
         (:func:`weipian.farmland.shares.cover_counts`).
     classes : sequence of str
-        The K class names (:data:`weipian.learn.cover_inputs.COVERS`).
+        The K class names (:func:`weipian.farmland.cover_map.cover_classes`).
     area_m2 : (P,) ndarray of float
         Parcel areas.
     built_m2 : (P,) ndarray of float, optional
@@ -149,174 +178,124 @@ def judge_parcels(
         ``use_area_m2``, ``new_this_batch``, ``obscured_share``,
         ``cover_before``, ``cover_after``, ``reason``.
     """
-    classes = tuple(classes)
-    p = len(area_m2)
-    area_m2 = np.asarray(area_m2, float)
-    built_m2 = np.zeros(p) if built_m2 is None else np.asarray(built_m2, float)
-    patch_ids = [""] * p if patch_ids is None else list(patch_ids)
-    confidence = np.ones(p) if confidence is None else np.asarray(confidence, float)
-    sb, ob, _ = _shares(np.asarray(counts_before))
-    sa, oa, total = _shares(np.asarray(counts_after))
-    crop_idx = [classes.index(c) for c in CROPLAND if c in classes]
-    use_idx = {classes.index(c): u for c, u in USE_OF_COVER.items() if c in classes}
-    built_idx = classes.index("built") if "built" in classes else None
-    before_txt, after_txt = cover_summary(sb, classes), cover_summary(sa, classes)
-    out = {
-        "state": np.full(p, "cropped", object),
-        "new_use": np.full(p, "", object),
-        "use_share": np.zeros(p),
-        "use_area_m2": np.zeros(p),
-        "new_this_batch": np.zeros(p, bool),
-        "obscured_share": np.round(oa, 3),
-        "cover_before": np.array(before_txt, object),
-        "cover_after": np.array(after_txt, object),
-        "reason": np.full(p, "", object),
-    }
-    when_a, when_b = _date(after_date), _date(before_date)
-    season = {
-        "flooding": isinstance(after_date, dt.date) and after_date.month in rule.flood_months,
-        "growing": all(
-            isinstance(d, dt.date) and d.month in rule.growing_months for d in (before_date, after_date)
-        ),
-    }
+    batch = _batch(counts_before, counts_after, classes, area_m2, built_m2, patch_ids, confidence,
+                   before_date, after_date, rule)
+    p = len(batch.area_m2)
+    out = {"state": np.full(p, "cropped", object), "new_use": np.full(p, "", object),
+           "use_share": np.zeros(p), "use_area_m2": np.zeros(p), "new_this_batch": np.zeros(p, bool),
+           "obscured_share": np.round(batch.obscured_after, 3),
+           "cover_before": np.array(batch.before_text, object),
+           "cover_after": np.array(cover_summary(batch.after, batch.classes), object),
+           "reason": np.full(p, "", object)}
+    uses = batch.uses
     for i in range(p):
-        state, use, share, reason = _judge_one(
-            i,
-            sa,
-            sb,
-            oa,
-            ob,
-            total,
-            area_m2,
-            built_m2,
-            patch_ids,
-            confidence,
-            crop_idx,
-            use_idx,
-            built_idx,
-            classes,
-            when_a,
-            when_b,
-            season,
-            rule,
-            before_txt[i],
-        )
+        state, use, share, reason = _judge_one(i, batch, rule)
         out["state"][i], out["new_use"][i], out["reason"][i] = state, use, reason
         out["use_share"][i] = round(share, 3)
-        out["use_area_m2"][i] = round(share * area_m2[i], 1)
-        if state in ("non_grain", "non_agri") and use in USE_OF_COVER.values():
-            k = next(k for k, u in use_idx.items() if u == use)
-            out["new_this_batch"][i] = not (ob[i] <= rule.max_obscured and sb[i, k] >= rule.min_share)
+        out["use_area_m2"][i] = round(share * batch.area_m2[i], 1)
+        if state in ("non_grain", "non_agri") and use in uses.values():
+            k = next(k for k, u in uses.items() if u == use)
+            out["new_this_batch"][i] = not _already(i, k, batch, rule)
         elif state == "non_agri":
             out["new_this_batch"][i] = True
     return out
 
 
-def _judge_one(
-    i,
-    sa,
-    sb,
-    oa,
-    ob,
-    total,
-    area_m2,
-    built_m2,
-    patch_ids,
-    confidence,
-    crop_idx,
-    use_idx,
-    built_idx,
-    classes,
-    when_a,
-    when_b,
-    season,
-    rule,
-    before_txt,
-):
+def _batch(counts_before, counts_after, classes, area_m2, built_m2, patch_ids, confidence, before_date,
+           after_date, rule: ParcelRule) -> _Batch:
+    classes = tuple(classes)
+    p = len(area_m2)
+    sb, ob, _ = _shares(np.asarray(counts_before))
+    sa, oa, total = _shares(np.asarray(counts_after))
+    return _Batch(
+        classes=classes, after=sa, before=sb, obscured_after=oa, obscured_before=ob, pixels=total,
+        area_m2=np.asarray(area_m2, float),
+        built_m2=np.zeros(p) if built_m2 is None else np.asarray(built_m2, float),
+        patch_ids=[""] * p if patch_ids is None else list(patch_ids),
+        confidence=np.ones(p) if confidence is None else np.asarray(confidence, float),
+        before_text=cover_summary(sb, classes), when_after=_date(after_date), when_before=_date(before_date),
+        flooding=isinstance(after_date, dt.date) and after_date.month in rule.flood_months,
+        growing=all(isinstance(d, dt.date) and d.month in rule.growing_months
+                    for d in (before_date, after_date)))
+
+
+def _already(i: int, k: int, b: _Batch, rule: ParcelRule) -> bool:
+    """Whether class ``k`` already held the minimum share of parcel ``i`` in a clear before epoch."""
+    return bool(b.obscured_before[i] <= rule.max_obscured and b.before[i, k] >= rule.min_share)
+
+
+def _judge_one(i: int, b: _Batch, rule: ParcelRule) -> tuple[str, str, float, str]:
     """(state, new use, use share, reason) of parcel ``i`` (see the module's rule)."""
-    if built_m2[i] >= rule.min_built_m2:
-        share = min(1.0, built_m2[i] / max(area_m2[i], 1e-9))
-        return (
-            "non_agri",
-            "built",
-            share,
-            f"construction patch {patch_ids[i]} covers {built_m2[i]:,.0f} m² ({_pct(share)}) of the "
-            f"parcel on {when_a} (非农化)",
-        )
-    if total[i] < rule.min_pixels:
-        return (
-            "uncertain",
-            "",
-            0.0,
-            f"too small to judge: {int(total[i])} pixels on the cover grid (fewer than {rule.min_pixels})",
-        )
-    if oa[i] > rule.max_obscured:
-        return (
-            "uncertain",
-            "",
-            0.0,
-            f"{_pct(oa[i])} under cloud, shadow or without data on {when_a} "
-            f"(more than {_pct(rule.max_obscured)})",
-        )
-    was = (
-        f", was {before_txt} on {when_b}"
-        if ob[i] <= rule.max_obscured
-        else f", before epoch obscured on {when_b}"
-    )
-    if confidence[i] < rule.min_confidence:
-        return (
-            "uncertain",
-            "",
-            0.0,
-            f"the land-cover model is unsure (mean confidence "
-            f"{confidence[i]:.2f} below {rule.min_confidence:.2f}) on {when_a}",
-        )
-    best_k = max(use_idx, key=lambda k: sa[i, k]) if use_idx else None
-    if best_k is not None:
-        share = float(sa[i, best_k])
-        use = use_idx[best_k]
-        if share >= rule.min_share and share * area_m2[i] >= rule.min_area_m2:
-            paddy = "paddy" in classes and sb[i, classes.index("paddy")] >= rule.min_share
-            if use == "pond" and season["flooding"] and paddy:
-                return (
-                    "uncertain",
-                    "",
-                    share,
-                    f"{_pct(share)} water on {when_a}{was}: a paddy in the "
-                    "flooding season looks like a new pond on one date; check in the field",
-                )
-            old = sb[i, best_k] >= rule.min_share and ob[i] <= rule.max_obscured
-            tail = " (already so before: not new this batch)" if old else ""
-            return "non_grain", use, share, f"{_pct(share)} {use} ({USE_ZH[use]}) on {when_a}{was}{tail}"
-    if built_idx is not None and sa[i, built_idx] >= rule.min_share:
-        share = float(sa[i, built_idx])
-        return (
-            "uncertain",
-            "",
-            share,
-            f"{_pct(share)} built-up cover on {when_a} but no construction "
-            "patch: an older building, a greenhouse or a facility (设施农用地); check in the field",
-        )
-    bare = classes.index("bare") if "bare" in classes else None
-    if (
-        bare is not None
-        and season["growing"]
-        and ob[i] <= rule.max_obscured
-        and min(sa[i, bare], sb[i, bare]) >= rule.min_share
-    ):
-        return (
-            "uncertain",
-            "",
-            float(sa[i, bare]),
-            f"bare ground on both dates ({_pct(sb[i, bare])} on {when_b}, {_pct(sa[i, bare])} on {when_a}), "
-            "both in the growing season: possibly abandoned (撂荒); one pair cannot tell it from fallow, "
-            "check in the field",
-        )
-    crop = float(sum(sa[i, k] for k in crop_idx))
+    if b.built_m2[i] >= rule.min_built_m2:
+        share = min(1.0, b.built_m2[i] / max(b.area_m2[i], 1e-9))
+        return ("non_agri", "built", share,
+                f"construction patch {b.patch_ids[i]} covers {b.built_m2[i]:,.0f} m² ({_pct(share)}) of the "
+                f"parcel on {b.when_after} (非农化)")
+    unjudged = _unjudged(i, b, rule)
+    if unjudged:
+        return "uncertain", "", 0.0, unjudged
+    was = (f", was {b.before_text[i]} on {b.when_before}" if b.obscured_before[i] <= rule.max_obscured
+           else f", before epoch obscured on {b.when_before}")
+    return _new_use(i, b, rule, was) or _doubtful(i, b, rule, was) or _cropped(i, b, rule, was)
+
+
+def _unjudged(i: int, b: _Batch, rule: ParcelRule) -> str:
+    """Why parcel ``i`` cannot be judged (too small, obscured, model unsure), or ""."""
+    if b.pixels[i] < rule.min_pixels:
+        return (f"too small to judge: {int(b.pixels[i])} pixels on the cover grid "
+                f"(fewer than {rule.min_pixels})")
+    if b.obscured_after[i] > rule.max_obscured:
+        return (f"{_pct(b.obscured_after[i])} under cloud, shadow or without data on {b.when_after} "
+                f"(more than {_pct(rule.max_obscured)})")
+    if b.confidence[i] < rule.min_confidence:
+        return (f"the land-cover model is unsure (mean confidence {b.confidence[i]:.2f} below "
+                f"{rule.min_confidence:.2f}) on {b.when_after}")
+    return ""
+
+
+def _best_use(i: int, b: _Batch) -> tuple[int | None, float]:
+    uses = b.uses
+    if not uses:
+        return None, 0.0
+    k = max(uses, key=lambda k: b.after[i, k])
+    return k, float(b.after[i, k])
+
+
+def _new_use(i: int, b: _Batch, rule: ParcelRule, was: str):
+    """非粮化 when one use holds the minimum share and area (不确定 for a flooded paddy); else None."""
+    k, share = _best_use(i, b)
+    if k is None or share < rule.min_share or share * b.area_m2[i] < rule.min_area_m2:
+        return None
+    use = b.uses[k]
+    paddy = b.index("paddy")
+    if use == "pond" and b.flooding and paddy is not None and b.before[i, paddy] >= rule.min_share:
+        return ("uncertain", "", share, f"{_pct(share)} water on {b.when_after}{was}: a paddy in the "
+                "flooding season looks like a new pond on one date; check in the field")
+    tail = " (already so before: not new this batch)" if _already(i, k, b, rule) else ""
+    return "non_grain", use, share, f"{_pct(share)} {use} ({USE_ZH[use]}) on {b.when_after}{was}{tail}"
+
+
+def _doubtful(i: int, b: _Batch, rule: ParcelRule, was: str):
+    """不确定 for built-up cover without a patch, or bare ground in two growing seasons; else None."""
+    built, bare = b.index("built"), b.index("bare")
+    if built is not None and b.after[i, built] >= rule.min_share:
+        return ("uncertain", "", float(b.after[i, built]),
+                f"{_pct(b.after[i, built])} built-up cover on {b.when_after} but no construction patch: an "
+                "older building, a greenhouse or a facility (设施农用地); check in the field")
+    if (bare is not None and b.growing and b.obscured_before[i] <= rule.max_obscured
+            and min(b.after[i, bare], b.before[i, bare]) >= rule.min_share):
+        return ("uncertain", "", float(b.after[i, bare]),
+                f"bare ground on both dates ({_pct(b.before[i, bare])} on {b.when_before}, "
+                f"{_pct(b.after[i, bare])} on {b.when_after}), both in the growing season: possibly "
+                "abandoned (撂荒); one pair cannot tell it from fallow, check in the field")
+    return None
+
+
+def _cropped(i: int, b: _Batch, rule: ParcelRule, was: str):
+    crop = float(sum(b.after[i, k] for k in (b.index(c) for c in CROPLAND) if k is not None))
+    k, share = _best_use(i, b)
     small = ""
-    if best_k is not None and sa[i, best_k] >= rule.min_share:  # a new use, but on too little ground
-        small = (
-            f"; {_pct(sa[i, best_k])} {use_idx[best_k]} ({sa[i, best_k] * area_m2[i]:,.0f} m²) is under "
-            f"the minimum area of {rule.min_area_m2:,.0f} m²"
-        )
-    return "cropped", "", crop, f"{_pct(crop)} cropland on {when_a}{was}{small}"
+    if k is not None and share >= rule.min_share:  # a new use, but on too little ground
+        small = (f"; {_pct(share)} {b.uses[k]} ({share * b.area_m2[i]:,.0f} m²) is under the minimum area "
+                 f"of {rule.min_area_m2:,.0f} m²")
+    return "cropped", "", crop, f"{_pct(crop)} cropland on {b.when_after}{was}{small}"

@@ -287,15 +287,8 @@ def train_cover(
     config.widths = tuple(net.widths)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     rng = np.random.default_rng(config.seed)
-    step, history, best = 0, [], -1.0
     last = output / "last.pt"
-    if resume and last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        step, history, best = state["step"], state["history"], state["best"]
+    step, history, best = _restore(last, net, opt, rng) if resume and last.exists() else (0, [], -1.0)
     gid = [t for t in tiles if t.gsd_m >= 1.0]
     loveda = [t for t in tiles if t.gsd_m < 1.0]
     weights = _class_weights(tiles, config.class_weight_power)
@@ -307,9 +300,8 @@ def train_cover(
         x, y = _batch(gid or loveda, loveda, rng, config)
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, config)
-        loss = F.cross_entropy(
-            net(torch.from_numpy(x)), torch.from_numpy(y).long(), weight=weights, ignore_index=NO_COVER
-        )
+        loss = F.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y).long(), weight=weights,
+                               ignore_index=NO_COVER)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -318,45 +310,41 @@ def train_cover(
         bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}")
         if step % config.val_every == 0 or step == config.steps:
-            scores = (
-                _validate(net, list(val_tiles)) if val_tiles else {"f1": {}, "pixel_accuracy": float("nan")}
-            )
-            mean = float(np.mean(list(scores["f1"].values()))) if scores["f1"] else float("nan")
-            history.append(
-                {
-                    "step": step,
-                    "loss": running,
-                    "val_mean_f1": mean,
-                    **scores,
-                    "seconds": time.perf_counter() - started,
-                }
-            )
-            state = {
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(),
-                "step": step,
-                "history": history,
-                "best": best,
-                "config": asdict(config),
-            }
-            if not val_tiles or mean > best:
-                best = mean if val_tiles else best
-                state["best"] = best
-                _save(output / "best.pt", state)
-            _save(last, state)
-            (output / "history.json").write_text(json.dumps(history, indent=1))
-            log.info("step %d: loss %.3f, validation mean F1 %.3f", step, running, mean)
+            best = _checkpoint(net, opt, rng, step, history, best, config, output, val_tiles, running=running,
+                               seconds=time.perf_counter() - started)
     bar.close()
     from .network import count_parameters
 
-    return {
-        "history": history,
-        "best": str(output / "best.pt"),
-        "parameters": count_parameters(net),
-        "seconds": time.perf_counter() - started,
-    }
+    return {"history": history, "best": str(output / "best.pt"), "parameters": count_parameters(net),
+            "seconds": time.perf_counter() - started}
+
+
+def _restore(path: Path, net, opt, rng) -> tuple[int, list, float]:
+    """Load ``last.pt`` into the network, optimiser and random states; (step, history, best)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = state["rng"]
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["history"], state["best"]
+
+
+def _checkpoint(net, opt, rng, step, history, best, config, output: Path, val_tiles, *, running, seconds):
+    """Validate, append to the history, write ``last.pt`` (and ``best.pt`` when better); the best F1."""
+    scores = _validate(net, list(val_tiles)) if val_tiles else {"f1": {}, "pixel_accuracy": float("nan")}
+    mean = float(np.mean(list(scores["f1"].values()))) if scores["f1"] else float("nan")
+    history.append({"step": step, "loss": running, "val_mean_f1": mean, **scores, "seconds": seconds})
+    state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "rng": rng.bit_generator.state,
+             "torch_rng": torch.get_rng_state(), "step": step, "history": history, "best": best,
+             "config": asdict(config)}
+    if not val_tiles or mean > best:
+        best = mean if val_tiles else best
+        state["best"] = best
+        _save(output / "best.pt", state)
+    _save(output / "last.pt", state)
+    (output / "history.json").write_text(json.dumps(history, indent=1))
+    log.info("step %d: loss %.3f, validation mean F1 %.3f", step, running, mean)
+    return best
 
 
 def held_out_scores(net, root) -> dict:

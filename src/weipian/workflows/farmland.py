@@ -54,25 +54,10 @@ PARCEL_FIELDS = (
 )
 
 
-def farmland_use(
-    before,
-    after,
-    *,
-    layers=None,
-    overrides: dict | None = None,
-    patches=None,
-    model=None,
-    bands: str | None = None,
-    before_date=None,
-    after_date=None,
-    farmland_where: str | None = None,
-    layer_crs=None,
-    clouds: bool = True,
-    mask_before=None,
-    mask_after=None,
-    rule: ParcelRule | None = None,
-    **rule_options,
-) -> gpd.GeoDataFrame:
+def farmland_use(before, after, *, layers=None, overrides: dict | None = None, patches=None, model=None,
+                 bands: str | None = None, before_date=None, after_date=None,
+                 farmland_where: str | None = None, layer_crs=None, clouds: bool = True, mask_before=None,
+                 mask_after=None, rule: ParcelRule | None = None, **rule_options) -> gpd.GeoDataFrame:
     """Judge every farmland parcel from its land cover in both epochs.
 
     Parameters
@@ -80,12 +65,9 @@ def farmland_use(
     before, after : str or Path
         The epochs (GeoTIFF, red, green and blue at least); the after epoch
         is read onto the before grid.
-    layers : str or Path, optional
-        Folder holding the reference layers; the ``farmland`` layer (三调
-        DLTB or a farmland layer) is needed, ``townships`` is used when
-        present.
-    overrides : dict, optional
-        Layer name to path; wins over the folder.
+    layers, overrides : str or Path, dict, optional
+        Folder of the reference layers, and layer name to path (wins): the
+        ``farmland`` layer (三调 DLTB) is needed, ``townships`` used if present.
     patches : GeoDataFrame or str or Path, optional
         Construction patches of the same pair (from :func:`weipian.detect`,
         :func:`weipian.judge` or ``patches.gpkg``); parcels they cover are
@@ -96,17 +78,13 @@ def farmland_use(
         Band roles of both epochs (see ``weipian detect --bands``).
     before_date, after_date : str or date, optional
         Acquisition dates (default: the files' tags).
-    farmland_where : str, optional
-        OGR SQL ``WHERE`` clause choosing the farmland parcels (default
-        ``DLBM`` starting with ``01`` where the layer has it).
-    layer_crs : CRS-like, optional
-        CRS of layers without one.
+    farmland_where, layer_crs : str, CRS-like, optional
+        OGR SQL ``WHERE`` choosing the farmland parcels (default ``DLBM``
+        01* where present), and the CRS of layers without one.
     clouds : bool
-        Leave clouds and shadows without a cover (their parcels become
-        不确定 past ``max_obscured``).
+        Leave clouds and shadows without a cover (不确定 past ``max_obscured``).
     mask_before, mask_after : str or Path, optional
-        Users' masks of pixels to leave without a cover (raster, non-zero =
-        masked, or polygons), as for detection.
+        Users' masks (raster, non-zero = masked, or polygons), as for detection.
     rule : ParcelRule, optional
     **rule_options
         Any field of :class:`~weipian.farmland.states.ParcelRule` by name
@@ -131,79 +109,63 @@ def farmland_use(
     model = load_cover_model(model)
     paths = find_layers(layers, overrides)
     if "farmland" not in paths:
-        raise LayerError(
-            f"{layers or 'the layers given'}: no farmland layer (耕地/DLTB); farmland use judges "
-            "the farmland parcels: add farmland.gpkg (or DLTB.shp) there or pass --farmland PATH"
-        )
-    with PairReader(
-        PairSpec(str(before), str(after), bands, mask_before=mask_before, mask_after=mask_after)
-    ) as reader:
+        raise LayerError(f"{layers or 'the layers given'}: no farmland layer (耕地/DLTB); farmland use "
+                         "judges the farmland parcels: add farmland.gpkg (or DLTB.shp) there or pass "
+                         "--farmland PATH")
+    covers = _epoch_covers(before, after, model, bands=bands, clouds=clouds, mask_before=mask_before,
+                           mask_after=mask_after)
+    t_cover = time.perf_counter()
+    crs, bounds = covers["crs"], covers["bounds"]
+    parcels, info = read_layer(paths["farmland"], crs, name="farmland", bbox=bounds, layer_crs=layer_crs,
+                               where=farmland_where)
+    parcels = parcels[parcels.geometry.intersects(shapely.box(*bounds))]
+    dates = covers["dates"]
+    before_d = parse_date(before_date, source="--before-date") if before_date else dates["before"]
+    after_d = parse_date(after_date, source="--after-date") if after_date else dates["after"]
+    frame = judge_parcel_covers(parcels, covers["before"], covers["after"], covers["confidence"],
+                                covers["grid"], cover_classes(model), patches=patches, before_date=before_d,
+                                after_date=after_d, rule=rule)
+    acrs = area_crs(crs, _lon(bounds, crs))
+    _add_townships(frame, frame.geometry.to_crs(acrs).to_numpy(), paths, acrs, layer_crs)
+    record = _record(model, rule, covers, frame, before_d, after_d)
+    record.update(farmland_layer=str(paths["farmland"]), farmland_where=farmland_where,
+                  parcels_filtered_out=info.filtered,
+                  timings={"cover_s": round(t_cover - started, 3),
+                           "total_s": round(time.perf_counter() - started, 3)})
+    frame.attrs["weipian"] = {"farmland": record}
+    return frame
+
+
+def _record(model, rule: ParcelRule, covers: dict, frame, before_d, after_d) -> dict:
+    """What ``attrs["weipian"]["farmland"]`` (and a run's ``run.json``) records of a judgement."""
+    return {"model": model.path if hasattr(model, "path") else repr(model),
+            "classes": list(cover_classes(model)),
+            "rule": {f.name: getattr(rule, f.name) for f in fields(rule)},
+            "averaging_factor": covers["factor"], "grid_gsd_m": round(covers["gsd_m"], 3),
+            "before_date": iso_date(before_d), "after_date": iso_date(after_d), "parcels": len(frame),
+            "cover_grid": {"shape": list(covers["after"].shape), "transform": list(covers["grid"])[:6]},
+            "counts": {s: int((frame["state"] == s).sum()) for s in STATE_ZH}, "batch": batch_of(after_d)}
+
+
+def _epoch_covers(before, after, model, *, bands, clouds, mask_before, mask_after) -> dict:
+    """Both epochs read averaged toward the model's working size and labelled, with the grid they lie on."""
+    with PairReader(PairSpec(str(before), str(after), bands, mask_before=mask_before,
+                             mask_after=mask_after)) as reader:
         missing = [r for r in ("red", "green", "blue") if r not in reader.roles]
         if missing:
             from ..errors import BandError
 
-            raise BandError(
-                f"{after}: farmland use needs red, green and blue; {', '.join(missing)} missing; "
-                "name the bands with --bands"
-            )
+            raise BandError(f"{after}: farmland use needs red, green and blue; {', '.join(missing)} "
+                            "missing; name the bands with --bands")
         gsd = _pixel_size_m(reader)
         factor = cover_factor(gsd, model.working_gsd_m)
         b, a, valid, grid = reader.read_averaged(factor)
         mask_b, mask_a = reader.user_masks_averaged(valid.shape, grid)
-        crs, dates, bounds = reader.crs, reader.dates, _bounds(reader)
-    cover_b, _, _ = epoch_cover(model, b, reader.roles, valid, gsd * factor, clouds=clouds, masked=mask_b)
-    cover_a, conf_a, _ = epoch_cover(
-        model, a, reader.roles, valid, gsd * factor, clouds=clouds, masked=mask_a
-    )
-    t_cover = time.perf_counter()
-    parcels, info = read_layer(
-        paths["farmland"], crs, name="farmland", bbox=bounds, layer_crs=layer_crs, where=farmland_where
-    )
-    parcels = parcels[parcels.geometry.intersects(shapely.box(*bounds))]
-    before_d = parse_date(before_date, source="--before-date") if before_date else dates["before"]
-    after_d = parse_date(after_date, source="--after-date") if after_date else dates["after"]
-    frame = judge_parcel_covers(
-        parcels,
-        cover_b,
-        cover_a,
-        conf_a,
-        grid,
-        cover_classes(model),
-        patches=patches,
-        before_date=before_d,
-        after_date=after_d,
-        rule=rule,
-    )
-    _add_townships(
-        frame,
-        frame.geometry.to_crs(area_crs(crs, _lon(bounds, crs))).to_numpy(),
-        paths,
-        area_crs(crs, _lon(bounds, crs)),
-        layer_crs,
-    )
-    frame.attrs["weipian"] = {
-        "farmland": {
-            "model": model.path if hasattr(model, "path") else repr(model),
-            "classes": list(cover_classes(model)),
-            "rule": {f.name: getattr(rule, f.name) for f in fields(rule)},
-            "averaging_factor": factor,
-            "grid_gsd_m": round(gsd * factor, 3),
-            "before_date": iso_date(before_d),
-            "after_date": iso_date(after_d),
-            "farmland_layer": str(paths["farmland"]),
-            "farmland_where": farmland_where,
-            "parcels": len(frame),
-            "cover_grid": {"shape": list(cover_a.shape), "transform": list(grid)[:6]},
-            "parcels_filtered_out": info.filtered,
-            "counts": {s: int((frame["state"] == s).sum()) for s in STATE_ZH},
-            "timings": {
-                "cover_s": round(t_cover - started, 3),
-                "total_s": round(time.perf_counter() - started, 3),
-            },
-            "batch": batch_of(after_d),
-        }
-    }
-    return frame
+        roles, out = reader.roles, {"crs": reader.crs, "dates": reader.dates, "bounds": _bounds(reader)}
+    cover_b, _, _ = epoch_cover(model, b, roles, valid, gsd * factor, clouds=clouds, masked=mask_b)
+    cover_a, conf_a, _ = epoch_cover(model, a, roles, valid, gsd * factor, clouds=clouds, masked=mask_a)
+    out.update(before=cover_b, after=cover_a, confidence=conf_a, grid=grid, factor=factor, gsd_m=gsd * factor)
+    return out
 
 
 def judge_parcel_covers(
