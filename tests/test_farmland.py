@@ -408,3 +408,15 @@ def test_user_masks_leave_parcels_uncertain(farm_pair, tmp_path):
     frame = _judged(farm_pair, mask_after=mask)
     assert frame.loc["pond", "state"] == "uncertain" and frame.loc["pond", "obscured_share"] == 1.0
     assert frame.loc["orchard", "state"] == "non_grain"  # unmasked parcels are judged as before
+
+
+def test_a_farmland_layer_beside_the_imagery_warns(farm_pair, tmp_path):
+    from weipian.errors import WeipianWarning
+
+    (tmp_path / "layers").mkdir()
+    gpd.GeoDataFrame({"DLBM": ["0101"]}, geometry=[box(0, 0, 10, 10)], crs="EPSG:4547").to_file(
+        tmp_path / "layers" / "farmland.gpkg")
+    with pytest.warns(WeipianWarning, match="no farmland parcel lies on"):
+        frame = farmland_use(farm_pair["before"], farm_pair["after"], layers=tmp_path / "layers",
+                             model=PaletteModel())
+    assert len(frame) == 0

@@ -124,8 +124,8 @@ def farmland_use(before, after, *, layers=None, overrides: dict | None = None, p
 
         from ..errors import WeipianWarning
 
-        warnings.warn(f"{paths['farmland']}: no farmland parcel lies on {before}; check that the layer covers "
-                      "the imagery (its CRS, --farmland-where)", WeipianWarning, stacklevel=2)
+        warnings.warn(f"{paths['farmland']}: no farmland parcel lies on {before}; check that the layer "
+                      "covers the imagery (its CRS, --farmland-where)", WeipianWarning, stacklevel=2)
     dates = covers["dates"]
     before_d = parse_date(before_date, source="--before-date") if before_date else dates["before"]
     after_d = parse_date(after_date, source="--after-date") if after_date else dates["after"]
