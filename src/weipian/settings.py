@@ -1,23 +1,22 @@
 """Settings objects: one frozen object per step, the same from Python, the CLI and the settings file.
 
-=====================  ==============================================  =====================
-object                 step                                            used by
-=====================  ==============================================  =====================
-:class:`DetectSettings`  finding patches: bands, minimum mapping unit,   ``detect``, ``run``
-                       target, masks, dates; its ``params`` is the
-                       change core (:class:`ChangeParams`)
-:class:`JudgeSettings`   labelling patches: date, shares, batch; its     ``judge``, ``run``
-                       ``layer_params`` is how layers are read
-                       (:class:`LayerParams`)
-:class:`DeliverSettings` what is written: chips, encoding, route, lines  ``deliver``, ``run``
-:class:`Execution`       how it runs: windows, workers, scheduler,       ``detect``, ``run``
-                       resume, progress
-=====================  ==============================================  =====================
+- :class:`DetectSettings` (``detect``, ``run``): finding patches — bands,
+  minimum mapping unit, target, masks, dates; its ``params`` is the change
+  core (:class:`ChangeParams`).
+- :class:`JudgeSettings` (``judge``, ``run``): labelling patches — date,
+  shares, batch; its ``layer_params`` is how layers are read
+  (:class:`LayerParams`).
+- :class:`DeliverSettings` (``deliver``, ``run``): what is written — chips,
+  encoding, route, lines.
+- :class:`Execution` (``detect``, ``run``): how it runs — windows, workers,
+  scheduler, resume, progress.
+- :class:`FarmlandSettings` (``farmland``, ``run --farmland-use``): farmland
+  use — the land-cover model and the parcel rule.
 
 Every field has a CLI option of the same name (``min_area`` is ``--min-area``)
 and a settings-file key of the same name (``min_area = 80`` at the top of the
 file, or in a command's table such as ``[run]``). :func:`weipian.run` records
-all four objects whole in ``run.json`` under ``settings``.
+the objects whole in ``run.json`` under ``settings``.
 
 The workflows take the objects, and any field by name as a short form::
 
@@ -283,6 +282,8 @@ class DeliverSettings(_Settings):
 class FarmlandSettings(_Settings):
     """Farmland use (耕地非粮化) in a run: the land-cover model and the parcel rule.
 
+    :meth:`rule` gives the :class:`weipian.farmland.states.ParcelRule` these describe.
+
     Parameters
     ----------
     farmland_use : bool
@@ -300,8 +301,6 @@ class FarmlandSettings(_Settings):
         Lowest mean probability of the land-cover model over a parcel.
     parcel_min_built_area : float
         Area (m²) of construction patches that makes a parcel 非农化.
-
-    See :class:`weipian.farmland.states.ParcelRule` for the rule.
     """
 
     farmland_use: bool = False

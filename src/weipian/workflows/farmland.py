@@ -203,7 +203,7 @@ def judge_parcel_covers(
     transform : affine.Affine
         Of the cover grid.
     classes : sequence of str
-    patches : GeoDataFrame or path, optional
+    patches : GeoDataFrame or str or Path, optional
         Construction patches (parcels they cover are 非农化).
     before_date, after_date : datetime.date, optional
     rule : ParcelRule
