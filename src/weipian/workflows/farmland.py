@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import fields, replace
 
 import geopandas as gpd
 import numpy as np
 import shapely
+from rasterio.transform import array_bounds
 
 from ..errors import LayerError
 from ..farmland.cover_map import cover_classes, epoch_cover
@@ -17,10 +19,11 @@ from ..farmland.states import ParcelRule, judge_parcels
 from ..io import PairReader, PairSpec, parse_date
 from ..learn.cover_inputs import cover_factor
 from ..learn.cover_model import load_cover_model
-from ..schema import batch_of, iso_date
+from ..schema import batch_of, iso_date, pixel_area_m2, scene_lon
 from ..vector.layers import TOWNSHIP_CODE_FIELDS, find_layers, first_field, read_layer
 from ..vector.naming import choose_name_field, feature_labels
 from ..vector.overlay import area_crs, layer_overlap
+from .judgement import _patches_lon
 
 __all__ = ["farmland_use", "judge_parcel_covers", "PARCEL_FIELDS", "MU_M2"]
 
@@ -132,7 +135,7 @@ def farmland_use(before, after, *, layers=None, overrides: dict | None = None, p
     frame = judge_parcel_covers(parcels, covers["before"], covers["after"], covers["confidence"],
                                 covers["grid"], cover_classes(model), patches=patches, before_date=before_d,
                                 after_date=after_d, rule=rule)
-    acrs = area_crs(crs, _lon(bounds, crs))
+    acrs = covers["acrs"]
     _add_townships(frame, frame.geometry.to_crs(acrs).to_numpy(), paths, acrs, layer_crs)
     record = _record(model, rule, covers, frame, before_d, after_d)
     record.update(farmland_layer=str(paths["farmland"]), farmland_where=farmland_where,
@@ -164,11 +167,13 @@ def _epoch_covers(before, after, model, *, bands, clouds, mask_before, mask_afte
 
             raise BandError(f"{after}: farmland use needs red, green and blue; {', '.join(missing)} "
                             "missing; name the bands with --bands")
-        gsd = _pixel_size_m(reader)
+        acrs = area_crs(reader.crs, scene_lon(reader.transform, reader.shape, reader.crs))
+        gsd = math.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs))
         factor = cover_factor(gsd, model.working_gsd_m)
         b, a, valid, grid = reader.read_averaged(factor)
         mask_b, mask_a = reader.user_masks_averaged(valid.shape, grid)
-        roles, out = reader.roles, {"crs": reader.crs, "dates": reader.dates, "bounds": _bounds(reader)}
+        roles, out = reader.roles, {"crs": reader.crs, "acrs": acrs, "dates": reader.dates,
+                                    "bounds": array_bounds(*reader.shape, reader.transform)}
     cover_b, _, _ = epoch_cover(model, b, roles, valid, gsd * factor, clouds=clouds, masked=mask_b)
     cover_a, conf_a, _ = epoch_cover(model, a, roles, valid, gsd * factor, clouds=clouds, masked=mask_a)
     out.update(before=cover_b, after=cover_a, confidence=conf_a, grid=grid, factor=factor, gsd_m=gsd * factor)
@@ -221,8 +226,7 @@ def judge_parcel_covers(
     counts_b = cover_counts(index, cover_before, len(parcels), k)
     counts_a = cover_counts(index, cover_after, len(parcels), k)
     confidence = mean_confidence(index, confidence_after, cover_after != NO_COVER, len(parcels))
-    bounds = tuple(parcels.total_bounds) if len(parcels) else (0, 0, 0, 0)
-    acrs = area_crs(parcels.crs, _lon(bounds, parcels.crs) if len(parcels) else 114.0)
+    acrs = area_crs(parcels.crs, _patches_lon(parcels))
     area_geoms = parcels.geometry.to_crs(acrs).to_numpy()
     built_m2, linked = _construction_on(area_geoms, patches, acrs)
     result = judge_parcels(
@@ -261,33 +265,6 @@ def _rule(rule: ParcelRule | None, options: dict) -> ParcelRule:
             f"unexpected option(s) {', '.join(unknown)}; the settings here are {', '.join(sorted(names))}"
         )
     return replace(rule, **options) if options else rule
-
-
-def _pixel_size_m(reader) -> float:
-    """Pixel width in metres (degrees converted at the scene's latitude)."""
-    res = abs(reader.transform.a)
-    if reader.crs.is_projected:
-        return res * reader.crs.linear_units_factor[1]
-    from pyproj import Transformer
-
-    b = _bounds(reader)
-    _, lat = Transformer.from_crs(reader.crs, "EPSG:4326", always_xy=True).transform(
-        (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
-    )
-    return res * 111_320.0 * float(np.cos(np.radians(lat)))
-
-
-def _bounds(reader) -> tuple:
-    t, (rows, cols) = reader.transform, reader.shape
-    xs, ys = (t.c, t.c + t.a * cols), (t.f, t.f + t.e * rows)
-    return (min(xs), min(ys), max(xs), max(ys))
-
-
-def _lon(bounds, crs) -> float:
-    from pyproj import Transformer
-
-    x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)[0]
 
 
 def _construction_on(area_geoms, patches, acrs) -> tuple[np.ndarray, list[str]]:
