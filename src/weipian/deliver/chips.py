@@ -137,11 +137,11 @@ def _rings_px(geom, transform, win: Window) -> list:
 
 
 def _block_mean(x: np.ndarray, f: int) -> np.ndarray:
-    """``(B, M, N)`` averaged over ``f`` × ``f`` blocks (the last partial rows and columns dropped)."""
-    bands, rows, cols = x.shape
-    rows, cols = max(1, rows // f), max(1, cols // f)
-    x = x[:, :rows * f, :cols * f]
-    return x.reshape(bands, rows, x.shape[1] // rows, cols, x.shape[2] // cols).mean(axis=(2, 4))
+    """``(B, M, N)`` averaged over ``f`` × ``f`` blocks, the last partial rows and columns dropped."""
+    from ..learn.resolution import block_mean
+
+    rows, cols = max(1, x.shape[1] // f) * f, max(1, x.shape[2] // f) * f
+    return block_mean(x[:, :rows, :cols], f) if x.shape[1] >= f and x.shape[2] >= f else x
 
 
 def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates) -> Path:

@@ -44,17 +44,16 @@ NO_COVER = 255
 
 
 def cover_factor(gsd_m: float, working_gsd_m: float = COVER_WORKING_GSD_M, max_factor: int = 8) -> int:
-    """The averaging factor (a power of two up to ``max_factor``) toward the working pixel size.
+    """The averaging factor toward the land-cover working size (see :func:`.resolution.working_factor`).
 
     Examples
     --------
     >>> [cover_factor(g) for g in (0.3, 0.5, 0.8, 1.0, 2.0, 4.0, 10.0)]
     [8, 8, 4, 4, 2, 1, 1]
     """
-    factor = 1
-    while factor < max_factor and gsd_m * factor * 2 <= 1.25 * working_gsd_m:
-        factor *= 2
-    return factor
+    from .resolution import working_factor
+
+    return working_factor(gsd_m, working_gsd_m, max_factor=max_factor)
 
 
 def cover_channels(rgb: np.ndarray, gsd_m: float) -> np.ndarray:

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .cover_inputs import COVER_CHANNELS, COVERS
-from .network import _SeparableBlock
+from .network import _SeparableBlock, flops_per_pixel
 
 __all__ = ["LeanCoverNet", "build_cover_network", "cover_flops_per_pixel", "DEFAULT_COVER_WIDTHS"]
 
@@ -89,21 +89,5 @@ def build_cover_network(widths=None, classes: int = len(COVERS)) -> LeanCoverNet
 
 
 def cover_flops_per_pixel(model: nn.Module, side: int = 256) -> float:
-    """Floating-point operations (2 × multiply-adds of convolutions) per input pixel."""
-    total = [0]
-
-    def hook(module, inputs, output):
-        kh, kw = module.kernel_size
-        total[0] += output.numel() * kh * kw * module.in_channels // module.groups
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, COVER_CHANNELS, side, side))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    return 2.0 * total[0] / (side * side)
+    """Floating-point operations per input pixel: :func:`.network.flops_per_pixel` of one epoch."""
+    return flops_per_pixel(model, side, COVER_CHANNELS, epochs=1)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from torch.nn import functional as F
 from .cover_inputs import COVER_WORKING_GSD_M, COVERS, NO_COVER, cover_channels, cover_factor
 from .cover_network import build_cover_network
 from .landcover import COVER_CLASSES, LandCoverTile
+from .train import _lr_at, _save  # the same warm-up and cosine schedule, the same atomic checkpoint write
 
 __all__ = [
     "CoverTrainConfig",
@@ -218,12 +218,6 @@ def _validate(net, tiles: list) -> dict:
     return summarise_scores(totals)
 
 
-def _save(path: Path, state: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def load_cover_checkpoint(path):
     """The land-cover network and the checkpoint dict saved by :func:`train_cover` (or ``weights.pt``)."""
     if str(path) == "default":
@@ -235,14 +229,6 @@ def load_cover_checkpoint(path):
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
     net.eval()
     return net, state
-
-
-def _lr_at(step: int, config: CoverTrainConfig) -> float:
-    warm = max(1, config.steps // 20)
-    if step < warm:
-        return config.lr * (step + 1) / warm
-    t = (step - warm) / max(1, config.steps - warm)
-    return config.lr * 0.5 * (1 + np.cos(np.pi * min(t, 1.0)))
 
 
 def train_cover(

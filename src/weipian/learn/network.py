@@ -183,8 +183,11 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def flops_per_pixel(model: nn.Module, side: int = 256, in_channels: int = CHANNELS) -> float:
+def flops_per_pixel(model: nn.Module, side: int = 256, in_channels: int = CHANNELS, epochs: int = 2) -> float:
     """Floating-point operations (2 × multiply-adds of convolutions) per input pixel.
+
+    ``epochs`` is how many ``(1, in_channels, side, side)`` inputs ``model``
+    takes: 2 for the change networks, 1 for the land-cover network.
 
     Counted on one ``side`` × ``side`` pair by hooks on every convolution;
     batch norm, activations and resampling are not counted (a few percent).
@@ -203,7 +206,7 @@ def flops_per_pixel(model: nn.Module, side: int = 256, in_channels: int = CHANNE
     try:
         with torch.no_grad():
             x = torch.zeros(1, in_channels, side, side)
-            model(x, x)
+            model(*[x] * epochs)
     finally:
         model.train(was_training)
         for h in handles:

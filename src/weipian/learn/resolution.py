@@ -26,8 +26,8 @@ __all__ = ["QUALITIES", "working_factor", "block_mean", "scaled_runner"]
 QUALITIES = ("fast", "accurate")
 
 
-def working_factor(gsd_m: float, working_gsd_m: float | None = 1.0) -> int:
-    """The averaging factor (1, 2 or 4) that brings ``gsd_m`` closest to the working pixel size.
+def working_factor(gsd_m: float, working_gsd_m: float | None = 1.0, *, max_factor: int = 4) -> int:
+    """The averaging factor (a power of two up to ``max_factor``) toward the working pixel size.
 
     Factors are powers of two so that tiles stay multiples of the network
     stride; the factor never makes pixels coarser than 1.25 × the working size.
@@ -40,7 +40,7 @@ def working_factor(gsd_m: float, working_gsd_m: float | None = 1.0) -> int:
     if not working_gsd_m or gsd_m <= 0:
         return 1
     factor = 1
-    while factor < 4 and gsd_m * factor * 2 <= 1.25 * working_gsd_m:
+    while factor < max_factor and gsd_m * factor * 2 <= 1.25 * working_gsd_m:
         factor *= 2
     return factor
 
