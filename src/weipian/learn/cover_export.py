@@ -10,7 +10,6 @@ the file (metadata key ``weipian_card``) and beside it as
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 
 from .cover_inputs import COVER_CHANNELS, COVER_GSD_RANGE, COVER_WORKING_GSD_M, COVERS
 from .cover_train import load_cover_checkpoint
+from .export import write_onnx_with_card
 
 __all__ = ["export_cover_onnx", "COVER_FORMAT"]
 
@@ -50,8 +50,6 @@ def export_cover_onnx(checkpoint, path, *, card: dict | None = None) -> Path:
     -------
     pathlib.Path
     """
-    import onnx
-
     from .cover_network import cover_flops_per_pixel
     from .network import count_parameters
 
@@ -74,29 +72,10 @@ def export_cover_onnx(checkpoint, path, *, card: dict | None = None) -> Path:
         "validation_mean_f1": state.get("best"),
     }
     full.update(card or {})
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    dummy = torch.zeros(1, COVER_CHANNELS, 320, 320)
-    torch.onnx.export(
-        _Probabilities(net),
-        (dummy,),
-        str(tmp),
-        input_names=["image"],
-        output_names=["probability"],
-        opset_version=17,
-        dynamo=False,
-        dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "probability": {0: "n", 2: "h", 3: "w"}},
-    )
-    model = onnx.load(str(tmp))
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "weipian_card", json.dumps(full, ensure_ascii=False)
-    onnx.save(model, str(tmp))
-    os.replace(tmp, path)
+    path = write_onnx_with_card(_Probabilities(net), {"image": torch.zeros(1, COVER_CHANNELS, 320, 320)},
+                                path, full)
     weights = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
     wtmp = path.with_name("weights.pt.tmp")
     torch.save({"model": weights, "config": {"widths": list(net.widths)}, "step": state["step"]}, wtmp)
     os.replace(wtmp, path.with_name("weights.pt"))
-    path.with_name("model_card.json").write_text(
-        json.dumps(full, indent=1, ensure_ascii=False), encoding="utf-8"
-    )
     return path

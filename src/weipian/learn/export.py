@@ -21,7 +21,7 @@ from .network import OUTPUTS, STRIDE
 from .tiling import MARGIN, TILE
 from .train import load_checkpoint
 
-__all__ = ["export_onnx", "card_defaults", "save_weights"]
+__all__ = ["export_onnx", "card_defaults", "save_weights", "write_onnx_with_card"]
 
 
 class _Probabilities(torch.nn.Module):
@@ -85,8 +85,6 @@ def export_onnx(checkpoint, path, *, card: dict | None = None) -> Path:
     -------
     pathlib.Path
     """
-    import onnx
-
     net, state = load_checkpoint(checkpoint)
     full = card_defaults()
     from .network import count_parameters, flops_per_pixel
@@ -99,20 +97,40 @@ def export_onnx(checkpoint, path, *, card: dict | None = None) -> Path:
     if not full["uses_nir"]:
         full["optional_bands"] = []
     full.update(card or {})
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     side = TILE + 2 * MARGIN
     dummy = torch.zeros(1, CHANNELS, side, side)
-    torch.onnx.export(_Probabilities(net), (dummy, dummy), str(tmp), input_names=["before", "after"],
+    path = write_onnx_with_card(_Probabilities(net), {"before": dummy, "after": dummy}, path, full)
+    save_weights(checkpoint, path.with_name("weights.pt"))
+    return path
+
+
+def write_onnx_with_card(module, inputs: dict, path, card: dict) -> Path:
+    """Export ``module`` to ONNX with ``card`` inside (metadata ``weipian_card``) and beside it, atomically.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Returns one tensor, exported as ``probability``.
+    inputs : dict
+        Input name to an example ``(1, C, H, W)`` tensor; batch, height and
+        width are dynamic in the graph.
+    path : str or Path
+        The ``.onnx`` file; ``model_card.json`` is written beside it.
+    card : dict
+    """
+    import onnx
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    axes = {0: "n", 2: "h", 3: "w"}
+    torch.onnx.export(module, tuple(inputs.values()), str(tmp), input_names=list(inputs),
                       output_names=["probability"], opset_version=17, dynamo=False,
-                      dynamic_axes={"before": {0: "n", 2: "h", 3: "w"}, "after": {0: "n", 2: "h", 3: "w"},
-                                    "probability": {0: "n", 2: "h", 3: "w"}})
+                      dynamic_axes={name: axes for name in [*inputs, "probability"]})
     model = onnx.load(str(tmp))
     entry = model.metadata_props.add()
-    entry.key, entry.value = "weipian_card", json.dumps(full, ensure_ascii=False)
+    entry.key, entry.value = "weipian_card", json.dumps(card, ensure_ascii=False)
     onnx.save(model, str(tmp))
     os.replace(tmp, path)
-    save_weights(checkpoint, path.with_name("weights.pt"))
-    card_path = path.with_name("model_card.json")
-    card_path.write_text(json.dumps(full, indent=1, ensure_ascii=False), encoding="utf-8")
+    text = json.dumps(card, indent=1, ensure_ascii=False)
+    path.with_name("model_card.json").write_text(text, encoding="utf-8")
     return path
