@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -203,6 +202,8 @@ def parcel_accuracy(model, held, *, by_class: bool = True, min_confidence: float
 
 
 def speed(size: int, repeat: int, model) -> dict:
+    from speed import best_of  # benchmarks/speed.py, beside this script
+
     import weipian
     from weipian.testing.scenes import generate_scene, write_scene
 
@@ -211,12 +212,7 @@ def speed(size: int, repeat: int, model) -> dict:
         paths = write_scene(generate_scene((size, size), rng=777), tmp)
 
         def best(func):
-            times = []
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                func()
-                times.append(time.perf_counter() - t0)
-            return min(times)
+            return best_of(func, repeat)
 
         def run(**kw):
             return weipian.run(

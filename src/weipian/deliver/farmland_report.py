@@ -17,7 +17,7 @@ import pandas as pd
 from ..farmland.covers import STATE_ZH, STATES, USE_ZH
 from ..farmland.stats import FARMLAND_STAT_COLUMNS_ZH
 from ..io import atomic_path
-from .report import BASE_CSS, _json_for_script, _overview, _png_data_uri, _svg_path
+from .report import BASE_CSS, PANEL_JS, _json_for_script, _overview, _png_data_uri, _svg_path
 
 __all__ = ["farmland_section", "write_farmland_report", "STATE_COLOURS"]
 
@@ -160,6 +160,7 @@ def farmland_section(
         uses=uses,
         overview=_png_data_uri(overview),
         data=_json_for_script({"features": features, "colours": STATE_COLOURS}),
+        panel_js=PANEL_JS,
     )
 
 
@@ -203,6 +204,7 @@ path.parcel.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
 </div>
 <script type="application/json" id="fu-data">{data}</script>
 <script>
+{panel_js}
 (function () {{
   var data = JSON.parse(document.getElementById("fu-data").textContent);
   var layer = document.getElementById("fu-parcels"), NS = "http://www.w3.org/2000/svg", paths = [];
@@ -212,17 +214,7 @@ path.parcel.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
     p.setAttribute("fill", data.colours[f.state]); p.setAttribute("stroke", data.colours[f.state]);
     p.addEventListener("click", function () {{
       paths.forEach(function (q) {{ q.classList.remove("sel"); }}); p.classList.add("sel");
-      var panel = document.getElementById("fu-panel"); panel.textContent = "";
-      var h = document.createElement("h3"); h.textContent = f.fields.parcel_id; panel.appendChild(h);
-      if (f.chip) {{ var img = document.createElement("img"); img.src = f.chip; panel.appendChild(img); }}
-      var t = document.createElement("table");
-      Object.keys(f.fields).forEach(function (k) {{
-        var tr = document.createElement("tr"), a = document.createElement("th"),
-            b = document.createElement("td");
-        a.textContent = k; b.textContent = f.fields[k];
-        tr.appendChild(a); tr.appendChild(b); t.appendChild(tr);
-      }});
-      panel.appendChild(t);
+      weipianPanel(document.getElementById("fu-panel"), f.fields.parcel_id, f.chip, f.fields);
     }});
     layer.appendChild(p); paths.push(p);
   }});

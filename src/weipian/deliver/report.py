@@ -153,13 +153,27 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         guard=_guard_note(guard),
         labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
         data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
-        sections="\n".join(sections or ()),
+        sections="\n".join(sections or ()), panel_js=PANEL_JS,
     )
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return path
 
+
+#: The click panel of the report's maps (patches, farmland parcels): a title, the chip, the fields.
+PANEL_JS = """function weipianPanel(panel, title, chip, fields) {
+    panel.textContent = "";
+    var h = document.createElement("h3"); h.textContent = title; panel.appendChild(h);
+    if (chip) { var img = document.createElement("img"); img.src = chip; panel.appendChild(img); }
+    var t = document.createElement("table");
+    Object.keys(fields).forEach(function (k) {
+      var tr = document.createElement("tr"), a = document.createElement("th"),
+          b = document.createElement("td");
+      a.textContent = k; b.textContent = fields[k]; tr.appendChild(a); tr.appendChild(b); t.appendChild(tr);
+    });
+    panel.appendChild(t);
+  }"""
 
 #: Page style shared by the run report and the ledger report.
 BASE_CSS = """
@@ -224,18 +238,10 @@ path.patch.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
     p.addEventListener("click", function () {{ show(f, p); }});
     layer.appendChild(p); paths.push(p);
   }});
+  {panel_js}
   function show(f, p) {{
     paths.forEach(function (q) {{ q.classList.remove("sel"); }}); p.classList.add("sel");
-    var panel = document.getElementById("panel"); panel.textContent = "";
-    var h = document.createElement("h3"); h.textContent = f.fields.patch_id; panel.appendChild(h);
-    if (f.chip) {{ var img = document.createElement("img"); img.src = f.chip; panel.appendChild(img); }}
-    var t = document.createElement("table");
-    Object.keys(f.fields).forEach(function (k) {{
-      var tr = document.createElement("tr"), a = document.createElement("th"),
-          b = document.createElement("td");
-      a.textContent = k; b.textContent = f.fields[k]; tr.appendChild(a); tr.appendChild(b); t.appendChild(tr);
-    }});
-    panel.appendChild(t);
+    weipianPanel(document.getElementById("panel"), f.fields.patch_id, f.chip, f.fields);
   }}
   function filter() {{
     var on = {{}};
