@@ -94,7 +94,8 @@ def test_pasted_footprints_are_construction_only_one_way_round():
 
 
 def test_working_factor_and_block_mean():
-    assert [working_factor(g) for g in (0.1, 0.25, 0.5, 0.6, 1.0, 10.0)] == [4, 4, 2, 2, 1, 1]
+    assert [working_factor(g) for g in (0.1, 0.25, 0.5, 0.6, 1.0, 10.0)] == [2, 2, 2, 2, 1, 1]
+    assert working_factor(0.25, max_factor=4) == 4
     assert working_factor(0.5, None) == 1
     x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
     assert block_mean(x, 2).tolist() == [[[[2.5, 4.5], [10.5, 12.5]]]]

@@ -12,7 +12,14 @@ from PIL import Image
 
 import weipian
 from weipian.deliver.chart import ratio_chart_svg
-from weipian.deliver.chips import _rings_px, _write_chip, chip_window, epoch_stretch, make_chips
+from weipian.deliver.chips import (
+    _rings_px,
+    _write_chip,
+    chip_window,
+    epoch_stretch,
+    make_chips,
+    stretch_from_record,
+)
 from weipian.io import PairReader, PairSpec
 from weipian.stats import township_stats
 
@@ -61,6 +68,24 @@ def test_batched_chips_equal_per_patch_chips_pixel_for_pixel(small_batch, tmp_pa
         with Image.open(path) as got, Image.open(reference / f"{pid}.png") as want:
             assert got.size == want.size
             assert np.array_equal(np.asarray(got), np.asarray(want)), pid
+
+
+def test_chips_reuse_the_levels_detection_measured(small_batch):
+    """The run's chip stretch is detection's input levels: the RGB rows, close to a fresh 2–98 % stretch."""
+    found = weipian.detect(small_batch["before"], small_batch["after"])
+    record = found.attrs["weipian"]
+    stretch = stretch_from_record(record)
+    roles = record["band_roles"]
+    for epoch in ("before", "after"):
+        levels = np.asarray(record["levels"][epoch])
+        assert np.array_equal(stretch[epoch], levels[[roles["red"], roles["green"], roles["blue"]]])
+    with PairReader(PairSpec(str(small_batch["before"]), str(small_batch["after"]))) as reader:
+        fresh = epoch_stretch(reader)  # all sampled pixels, read again
+    for epoch in ("before", "after"):
+        width = fresh[epoch][:, 1] - fresh[epoch][:, 0]
+        assert np.all(np.abs(stretch[epoch] - fresh[epoch]) <= 0.05 * width[:, None])
+    assert stretch_from_record({}) is None
+    assert stretch_from_record({"levels": record["levels"], "band_roles": {"nir": 0}}) is None
 
 
 def test_thousands_of_tiny_patches_keep_chip_memory_bounded(small_batch, tmp_path):

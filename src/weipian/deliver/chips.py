@@ -21,7 +21,7 @@ from rasterio.windows import union as windows_union
 from ..io import PairReader, PairSpec, atomic_path
 from .tables import safe_filename
 
-__all__ = ["epoch_stretch", "render_chip", "make_chips", "chip_window", "CHIP_BLOCK"]
+__all__ = ["epoch_stretch", "stretch_from_record", "render_chip", "make_chips", "chip_window", "CHIP_BLOCK"]
 
 CHIP_PIXELS = 256
 
@@ -47,9 +47,37 @@ def epoch_stretch(reader: PairReader, *, low: float = 2.0, high: float = 98.0) -
     out = {}
     for epoch, parts in values.items():
         data = np.concatenate(parts, axis=1) if parts else np.zeros((3, 2))
-        out[epoch] = np.stack([np.percentile(data, [low, high], axis=1)[0],
-                               np.percentile(data, [low, high], axis=1)[1]], axis=1)
+        out[epoch] = np.percentile(data, [low, high], axis=1).T
     return out
+
+
+def stretch_from_record(record: dict) -> dict | None:
+    """The chip stretch from a detection record's input levels, or None when it has none.
+
+    Detection already measures each epoch's 2nd and 98th percentiles per band
+    on the same sample windows (:class:`weipian.engine.pair_model.PairModel`,
+    ``levels`` in ``run.json``), to stretch the network's input; chips and the
+    report reuse them instead of reading the samples again.
+
+    Parameters
+    ----------
+    record : dict
+        ``attrs["weipian"]`` of detected or judged patches (``levels`` and
+        ``band_roles``).
+
+    Returns
+    -------
+    dict or None
+        As :func:`epoch_stretch`.
+    """
+    levels, roles = record.get("levels"), record.get("band_roles")
+    if not levels or not roles or not all(r in roles for r in ("red", "green", "blue")):
+        return None
+    rgb = [roles[r] for r in ("red", "green", "blue")]
+    out = {epoch: np.asarray(levels.get(epoch) or (), float) for epoch in ("before", "after")}
+    if any(v.ndim != 2 or v.shape[0] <= max(rgb) for v in out.values()):
+        return None
+    return {epoch: v[rgb] for epoch, v in out.items()}
 
 
 def _to_rgb8(image: np.ndarray, limits: np.ndarray) -> np.ndarray:
@@ -144,6 +172,20 @@ def _block_mean(x: np.ndarray, f: int) -> np.ndarray:
     return block_mean(x[:, :rows, :cols], f) if x.shape[1] >= f and x.shape[2] >= f else x
 
 
+def _png_params() -> list:
+    """OpenCV's libpng with the "up" filter on every row and Huffman coding only.
+
+    Chips are imagery enlarged about 3× (smooth down the columns): this writes
+    them in half the time of zlib's run-length strategy with adaptive filters
+    (3.9 ms against 7.9 ms a chip on this project's 2-core machine, files
+    about 35 % larger, about 150 kB), lossless like any PNG.
+    """
+    import cv2
+
+    return [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
+            cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+
+
 def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates) -> Path:
     """Render the before | after chip of one patch and write it as PNG (atomically)."""
     from PIL import Image
@@ -157,10 +199,7 @@ def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates) -> P
     canvas.paste(panels[1], (panels[0].width + 6, 0))
     import cv2
 
-    # OpenCV's libpng, zlib level 3 with the run-length strategy: the same pixels as PIL's encoder in
-    # about a third of the time, and smaller files than zlib's default strategy on imagery
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 3, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
-    ok, data = cv2.imencode(".png", np.asarray(canvas)[:, :, ::-1], params)
+    ok, data = cv2.imencode(".png", np.asarray(canvas)[:, :, ::-1], _png_params())
     if not ok:  # pragma: no cover - libpng refuses only on out-of-memory
         raise OSError(f"{path}: the chip could not be encoded as PNG")
     with atomic_path(path) as tmp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -69,12 +70,18 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
 
         judged = judged.copy()
         judged.insert(1, "visit_order", route_order(judged))
-    written = export_patches(judged, output, stats=stats, encoding=settings.encoding)
-    written.update(_township_files(stats, output, settings))
-    if before is not None and after is not None:
-        written.update(_evidence(judged, stats, output, before, after, bands, settings,
-                                 chart_svg=written["townships_svg"], sections=sections, stretch=stretch,
-                                 info=info))
+    evidence = before is not None and after is not None
+    # the chips are drawn on their own threads (mostly in libpng and PIL, outside the GIL) while
+    # this thread writes the lists, which are Python (openpyxl, the KML writer) and would idle a core
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="weipian-chips") as side:
+        chips = side.submit(_chips, judged, output, before, after, bands, settings, stretch, info) \
+            if evidence else None
+        written = export_patches(judged, output, stats=stats, encoding=settings.encoding)
+        written.update(_township_files(stats, output, settings))
+        if chips is not None:
+            chip_paths, stretch = chips.result()
+            written.update(_report(judged, stats, output, before, after, chip_paths, stretch,
+                                   chart_svg=written["townships_svg"], sections=sections, info=info))
     return written
 
 
@@ -105,18 +112,30 @@ def _township_files(stats, output: Path, settings: DeliverSettings) -> dict:
     return written
 
 
-def _evidence(judged, stats, output: Path, before, after, bands, settings: DeliverSettings, *,
-              chart_svg, sections=None, stretch=None, info=None) -> dict:
-    """Before/after chips of every patch and ``report.html``, from one stretch of each epoch."""
-    from ..deliver.chips import epoch_stretch, make_chips
-    from ..deliver.report import write_report
+def _chips(judged, output: Path, before, after, bands, settings: DeliverSettings, stretch, info):
+    """Before/after chips of every patch (when asked for), and the stretch they were drawn with.
+
+    One stretch of each epoch serves the chips and the report alike: the
+    levels detection measured (:func:`~weipian.deliver.chips.stretch_from_record`),
+    else a fresh :func:`~weipian.deliver.chips.epoch_stretch`.
+    """
+    from ..deliver.chips import epoch_stretch, make_chips, stretch_from_record
     from ..io import PairReader, PairSpec
 
+    stretch = stretch or stretch_from_record(info or {})
     if stretch is None:
         with PairReader(PairSpec(str(before), str(after), bands)) as reader:
-            stretch = epoch_stretch(reader)  # once, for chips and report alike
-    chip_paths = (make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch)
-                  if settings.chips else {})
+            stretch = epoch_stretch(reader)
+    paths = (make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch)
+             if settings.chips else {})
+    return paths, stretch
+
+
+def _report(judged, stats, output: Path, before, after, chip_paths: dict, stretch, *, chart_svg,
+            sections=None, info=None) -> dict:
+    """``report.html`` with the map, the chips, the chart and any extra sections."""
+    from ..deliver.report import write_report
+
     info = info or {}
     report = write_report(judged, stats, output / "report.html", before=before, after=after,
                           chips=chip_paths, chart_svg=chart_svg, run_info=info.get("dates"),

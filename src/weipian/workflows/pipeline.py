@@ -110,13 +110,9 @@ def _run(before, after, layers, overrides, output: Path, targets, work: Path, de
         "by_township_m2": obscured_by_township(obscured, layers, overrides, judge_s.layer_crs,
                                                judge_s.layer_params)}
     write_patches(judged, targets[0], overwrite=True, obscured=obscured)
-    stretch = None
-    if farmland_s.farmland_use:  # one stretch of each epoch for every chip and map of the run
-        from ..deliver.chips import epoch_stretch
-        from ..io import PairReader, PairSpec
+    from ..deliver.chips import stretch_from_record
 
-        with PairReader(PairSpec(str(before), str(after), detect_s.bands)) as reader:
-            stretch = epoch_stretch(reader)
+    stretch = stretch_from_record(found.attrs["weipian"])  # detection's input levels, for every chip and map
     farmland_out = (_farmland(before, after, layers, overrides, output, judged, detect_s, judge_s, deliver_s,
                               farmland_s, stretch) if farmland_s.farmland_use else {})
     t3 = time.perf_counter()
