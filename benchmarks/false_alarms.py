@@ -143,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realdata", default=str(ROOT.parent / "shared" / "realdata"))
     parser.add_argument("--model", default="default")
-    parser.add_argument("--quality", default="fast", choices=["fast", "accurate"])
+    parser.add_argument("--quality", default="fast", choices=["fast", "balanced", "accurate"])
     parser.add_argument("--seasonal", type=int, default=40, help="number of synthetic seasonal pairs")
     args = parser.parse_args()
     realdata = Path(args.realdata)

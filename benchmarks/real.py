@@ -215,7 +215,7 @@ def main() -> None:
     parser.add_argument("--lodo", default=None, help="folder with lodo_<dataset>/model.onnx models")
     parser.add_argument("--targets", default="construction,any")
     parser.add_argument("--lodo-only", action="store_true", help="skip the held-out pairs")
-    parser.add_argument("--quality", default="fast", choices=["fast", "accurate"])
+    parser.add_argument("--quality", default="fast", choices=["fast", "balanced", "accurate"])
     args = parser.parse_args()
     realdata = Path(args.realdata)
     if not (realdata / "train").exists():

@@ -143,6 +143,20 @@ def test_working_resolution_is_seam_exact_across_windows_and_workers(tmp_path):
         assert all(shapely.equals_exact(x, y, 0) for x, y in zip(tiled.geometry, whole.geometry))
 
 
+def test_balanced_quality_flips_at_the_working_resolution_seam_exact(tmp_path):
+    b, a = _half_metre_scene(tmp_path)
+    whole = weipian.detect(b, a, window_size=None, clouds=False, threshold=0.2, quality="balanced")
+    model = whole.attrs["weipian"]["model"]
+    assert (model["factor"], model["flips"], model["quality"]) == (2, True, "balanced")
+    tiled = weipian.detect(b, a, window_size=256, workers=2, clouds=False, threshold=0.2, quality="balanced")
+    assert list(tiled.patch_id) == list(whole.patch_id)
+    assert all(shapely.equals_exact(x, y, 0) for x, y in zip(tiled.geometry, whole.geometry))
+    accurate = weipian.detect(b, a, window_size=None, clouds=False, threshold=0.2, quality="accurate")
+    assert (accurate.attrs["weipian"]["model"]["factor"], accurate.attrs["weipian"]["model"]["flips"]) == (1, True)
+    with pytest.raises(ValueError, match="fast, balanced or accurate"):
+        weipian.detect(b, a, quality="best")
+
+
 def test_guard_is_pure_and_names_causes():
     assert plausibility(0, 0)["plausible"]
     found = plausibility(50, 1000, shift_px=(0.1, 0.0), dates={"before": "2023-12-05", "after": "2024-06-20"})

@@ -88,11 +88,13 @@ class ChangeParams(_Settings):
         NDVI exceeds this are dense vegetation and never construction (a
         physical fact, not a fitted rule: built surfaces have NDVI near 0).
         None turns the veto off.
-    quality : {"fast", "accurate"}
+    quality : {"fast", "balanced", "accurate"}
         ``fast`` averages imagery finer than the model's working pixel size
-        (about 1 m) down by 2 or 4 before the network; ``accurate`` runs it at
-        the imagery's own resolution over four flips of each tile (about 4 ×
-        16 times the network cost on 0.5 m imagery).
+        (about 1 m) down by 2 before the network and runs it once;
+        ``balanced`` does the same over the four flips of each tile (four
+        times the network cost); ``accurate`` runs it at the imagery's own
+        resolution over four flips (16 times the network cost on 0.5 m
+        imagery).
     """
 
     model: str = "default"
@@ -106,8 +108,8 @@ class ChangeParams(_Settings):
         if self.vegetation_ndvi is not None and not -1.0 <= float(self.vegetation_ndvi) <= 1.0:
             raise ValueError(f"vegetation_ndvi was {self.vegetation_ndvi!r} but is expected to lie "
                              "in [-1, 1]")
-        if self.quality not in ("fast", "accurate"):
-            raise ValueError(f"quality was {self.quality!r} but is expected to be fast or accurate")
+        if self.quality not in ("fast", "balanced", "accurate"):
+            raise ValueError(f"quality was {self.quality!r} but is expected to be fast, balanced or accurate")
 
 
 @dataclass(frozen=True)

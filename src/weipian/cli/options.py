@@ -185,10 +185,11 @@ threshold_opt = click.option("--threshold", type=click.FloatRange(0, 1, min_open
 vegetation_opt = click.option("--vegetation-ndvi", type=click.FloatRange(-1, 1), default=0.5,
                               show_default=True,
                               help="With NIR: after-epoch NDVI above this is vegetation, never construction.")
-quality_opt = click.option("--quality", type=click.Choice(["fast", "accurate"]), default="fast",
+quality_opt = click.option("--quality", type=click.Choice(["fast", "balanced", "accurate"]), default="fast",
                            show_default=True,
-                           help="fast: imagery finer than the model's working size (~1 m) averaged down; "
-                           "accurate: native resolution, four flips averaged (several times slower).")
+                           help="fast: imagery finer than the model's working size (~1 m) averaged down, one "
+                           "pass; balanced: the same, four flips averaged (about 4x the network); accurate: "
+                           "native resolution, four flips averaged (up to 16x).")
 no_vegetation_opt = click.option("--no-vegetation-veto", is_flag=True,
                                  help="Do not use NIR vegetation evidence.")
 

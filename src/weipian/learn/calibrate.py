@@ -150,7 +150,7 @@ def calibrate(checkpoint, val_pairs: list[LabelledPair], *, landcover=(), qualit
         Validation land-cover tiles (``split="validation"`` of
         :func:`weipian.learn.landcover.load_landcover_folder`; never training
         or held-out ones): the seasonal pairs are made from them.
-    quality : {"fast", "accurate"}
+    quality : {"fast", "balanced", "accurate"}
 
     Returns
     -------

@@ -128,9 +128,9 @@ class ChangeModel:
 
     def factor_for(self, gsd_m: float, quality: str = "fast") -> int:
         """Averaging factor for ``gsd_m`` imagery: 1 in ``accurate`` quality, else toward the working size."""
-        from .resolution import working_factor
+        from .resolution import quality_native, working_factor
 
-        return 1 if quality == "accurate" else working_factor(gsd_m, self.working_gsd_m)
+        return 1 if quality_native(quality) else working_factor(gsd_m, self.working_gsd_m)
 
     def gsd_for_model(self, gsd_m: float, factor: int = 1) -> float:
         """The pixel size given to the network: the imagery's (× ``factor``), clamped to the trained range."""

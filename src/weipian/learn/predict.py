@@ -25,9 +25,10 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None,
         Default: the model shipped with weipian.
     bands : str, optional
         Band roles, as for :func:`weipian.detect`.
-    quality : {"fast", "accurate"}
-        As ``ChangeParams.quality``: the model's working resolution, or native
-        resolution with four flips averaged.
+    quality : {"fast", "balanced", "accurate"}
+        As ``ChangeParams.quality``: the model's working resolution (with
+        four flips averaged in ``balanced``), or native resolution with four
+        flips averaged.
 
     Returns
     -------
@@ -43,6 +44,7 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None,
     from ..vector.overlay import area_crs
     from .inputs import stretch
     from .model import load_model
+    from .resolution import quality_flips
 
     net = load_model(model)
     with PairReader(PairSpec(str(before), str(after), bands)) as reader:
@@ -54,7 +56,7 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None,
         a, valid = shift_window(a, valid, pair)
         factor = net.factor_for(gsd, quality)
         detector = Detector(model=net, gsd_m=net.gsd_for_model(gsd, factor), factor=factor,
-                            flips=quality == "accurate")
+                            flips=quality_flips(quality))
         prob = change_probability(b, a, reader.roles, pair, detector, None)
         rgb = [reader.roles[r] for r in ("red", "green", "blue")]
 

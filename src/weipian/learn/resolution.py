@@ -9,8 +9,9 @@ model averages by at most 2: :data:`CHANGE_MAX_FACTOR`). Each tile of
 fixed tile grid, so the result still does not depend on how a caller
 windows the image.
 
-``quality="accurate"`` runs the network at the imagery's own resolution and
-averages it over the four flips of each tile (test-time augmentation).
+``quality="balanced"`` averages the network over the four flips of each
+tile (test-time augmentation) at the working resolution; ``"accurate"``
+does so at the imagery's own resolution.
 """
 
 from __future__ import annotations
@@ -20,11 +21,22 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-__all__ = ["QUALITIES", "CHANGE_MAX_FACTOR", "working_factor", "block_mean", "scaled_runner"]
+__all__ = ["QUALITIES", "quality_flips", "quality_native", "CHANGE_MAX_FACTOR", "working_factor",
+           "block_mean", "scaled_runner"]
 
-#: Settings of :func:`scaled_runner`: ``fast`` (working resolution, one pass) or
-#: ``accurate`` (native resolution, four flips averaged).
-QUALITIES = ("fast", "accurate")
+#: Settings of :func:`scaled_runner`: ``fast`` (working resolution, one pass), ``balanced``
+#: (working resolution, four flips averaged) or ``accurate`` (native resolution, four flips).
+QUALITIES = ("fast", "balanced", "accurate")
+
+
+def quality_flips(quality: str) -> bool:
+    """Whether ``quality`` averages the network over the four flips of each tile."""
+    return quality in ("balanced", "accurate")
+
+
+def quality_native(quality: str) -> bool:
+    """Whether ``quality`` runs the network at the imagery's own resolution (no averaging)."""
+    return quality == "accurate"
 
 
 #: The change model's largest averaging factor. Averaging 0.3 m imagery by 4 (to 1.2 m) lost the

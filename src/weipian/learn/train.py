@@ -126,11 +126,11 @@ def predict_pair(net, pair: LabelledPair, *, has_nir: bool | None = None,
     as the card decides them for the ONNX model.
     """
     from .batches import _channels
-    from .resolution import scaled_runner, working_factor
+    from .resolution import quality_flips, quality_native, scaled_runner, working_factor
 
     uses_nir = getattr(net, "uses_nir", True)
     has_nir = (pair.has_nir if has_nir is None else has_nir) and uses_nir
-    factor = 1 if quality == "accurate" else working_factor(pair.gsd_m, getattr(net, "working_gsd_m", None))
+    factor = 1 if quality_native(quality) else working_factor(pair.gsd_m, getattr(net, "working_gsd_m", None))
     before = _channels(pair.before, has_nir, pair.gsd_m * factor)
     after = _channels(pair.after, has_nir, pair.gsd_m * factor)
     device = next(net.parameters()).device
@@ -143,7 +143,7 @@ def predict_pair(net, pair: LabelledPair, *, has_nir: bool | None = None,
     was_training = net.training
     net.eval()
     try:
-        return predict_tiled(before, after, scaled_runner(run, factor=factor, flips=quality == "accurate"))
+        return predict_tiled(before, after, scaled_runner(run, factor=factor, flips=quality_flips(quality)))
     finally:
         net.train(was_training)
 

@@ -174,6 +174,7 @@ def _plan(scene: _Scene, net, settings: DetectSettings, window_size):
     """The tiles to run and the settings every tile gets."""
     from ..engine.tiles import Detector, MaskSettings
     from ..engine.windows import HALO, tile_windows
+    from ..learn.resolution import quality_flips
     from ..raster.clouds import CloudParams
 
     target, params = settings.target, settings.params
@@ -184,7 +185,7 @@ def _plan(scene: _Scene, net, settings: DetectSettings, window_size):
                         threshold=(params.threshold if params.threshold is not None
                                    else net.threshold(target, scene.gsd_m)),
                         gsd_m=net.gsd_for_model(scene.gsd_m, factor), vegetation_ndvi=params.vegetation_ndvi,
-                        factor=factor, flips=params.quality == "accurate")
+                        factor=factor, flips=quality_flips(params.quality))
     masks = MaskSettings(clouds=CloudParams() if settings.clouds else None, resolution_m=scene.gsd_m)
     halo = HALO + (CloudParams().reach(scene.gsd_m) if settings.clouds else 0)
     return tile_windows(scene.shape[0], scene.shape[1], window_size, halo=halo), detector, masks
