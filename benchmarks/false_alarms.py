@@ -39,6 +39,7 @@ from rasterio import features
 from scipy import ndimage
 
 import weipian
+from weipian.learn.resolution import QUALITIES
 from weipian.patches import mask_to_patches
 from weipian.raster.difference import cva_otsu
 
@@ -143,7 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realdata", default=str(ROOT.parent / "shared" / "realdata"))
     parser.add_argument("--model", default="default")
-    parser.add_argument("--quality", default="fast", choices=["fast", "balanced", "accurate"])
+    parser.add_argument("--quality", default="fast", choices=QUALITIES)
     parser.add_argument("--seasonal", type=int, default=40, help="number of synthetic seasonal pairs")
     args = parser.parse_args()
     realdata = Path(args.realdata)

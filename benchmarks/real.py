@@ -42,6 +42,7 @@ from rasterio import features
 
 import weipian
 from weipian.learn.recipe import TEST, WHU_SPLIT_ROW
+from weipian.learn.resolution import QUALITIES
 from weipian.learn.samples import read_image
 from weipian.patches import mask_to_patches
 from weipian.raster.difference import cva_otsu
@@ -215,7 +216,7 @@ def main() -> None:
     parser.add_argument("--lodo", default=None, help="folder with lodo_<dataset>/model.onnx models")
     parser.add_argument("--targets", default="construction,any")
     parser.add_argument("--lodo-only", action="store_true", help="skip the held-out pairs")
-    parser.add_argument("--quality", default="fast", choices=["fast", "balanced", "accurate"])
+    parser.add_argument("--quality", default="fast", choices=QUALITIES)
     args = parser.parse_args()
     realdata = Path(args.realdata)
     if not (realdata / "train").exists():

@@ -108,8 +108,11 @@ class ChangeParams(_Settings):
         if self.vegetation_ndvi is not None and not -1.0 <= float(self.vegetation_ndvi) <= 1.0:
             raise ValueError(f"vegetation_ndvi was {self.vegetation_ndvi!r} but is expected to lie "
                              "in [-1, 1]")
-        if self.quality not in ("fast", "balanced", "accurate"):
-            raise ValueError(f"quality was {self.quality!r} but is expected to be fast, balanced or accurate")
+        from .learn.resolution import QUALITIES
+
+        if self.quality not in QUALITIES:
+            raise ValueError(f"quality was {self.quality!r} but is expected to be "
+                             f"{', '.join(QUALITIES[:-1])} or {QUALITIES[-1]}")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import click
 
 from ..learn.network_outputs import OUTPUTS
+from ..learn.resolution import QUALITIES
 from ..vector.layers import LAYER_NAMES
 
 bands_opt = click.option(
@@ -185,7 +186,7 @@ threshold_opt = click.option("--threshold", type=click.FloatRange(0, 1, min_open
 vegetation_opt = click.option("--vegetation-ndvi", type=click.FloatRange(-1, 1), default=0.5,
                               show_default=True,
                               help="With NIR: after-epoch NDVI above this is vegetation, never construction.")
-quality_opt = click.option("--quality", type=click.Choice(["fast", "balanced", "accurate"]), default="fast",
+quality_opt = click.option("--quality", type=click.Choice(QUALITIES), default="fast",
                            show_default=True,
                            help="fast: imagery finer than the model's working size (~1 m) averaged down, one "
                            "pass; balanced: the same, four flips averaged (about 4x the network); accurate: "
