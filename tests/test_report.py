@@ -83,3 +83,24 @@ def test_hostile_strings_are_escaped(delivered, small_batch, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     dom = _browser(["--dump-dom", out.as_uri()], tmp_path).stdout
     assert "<img src=\"x\"" not in dom and f'data-features="{len(patches)}"' in dom
+
+
+def test_report_embeds_each_chip_as_a_jpeg_preview_of_its_png(delivered):
+    """The run's report carries every chip as a JPEG of the same picture; chips/ keeps the PNGs."""
+    import base64
+    import io
+    import json
+
+    page = (delivered / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S).group(1))
+    assert data["features"]
+    for feature in data["features"]:
+        pid = feature["fields"]["patch_id"]
+        prefix = "data:image/jpeg;base64,"
+        assert feature["chip"].startswith(prefix), pid
+        jpeg = base64.b64decode(feature["chip"][len(prefix):])
+        with Image.open(io.BytesIO(jpeg)) as got, Image.open(delivered / "chips" / f"{pid}.png") as png:
+            assert got.size == png.size
+            diff = np.abs(np.asarray(got.convert("RGB"), int) - np.asarray(png.convert("RGB"), int))
+            assert diff.mean() < 8, pid            # the same picture, lossily compressed (of 255)
+            assert len(jpeg) < (delivered / "chips" / f"{pid}.png").stat().st_size

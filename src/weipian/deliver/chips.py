@@ -11,6 +11,7 @@ dates.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -110,18 +111,19 @@ def render_chip(rgb: np.ndarray, outline_px: list, *, metres_per_px: float, titl
     -------
     PIL.Image.Image
     """
-    from PIL import Image, ImageDraw, ImageFont
+    import cv2
+    from PIL import Image, ImageDraw
 
-    img = Image.fromarray(rgb, "RGB")
-    zoom = CHIP_PIXELS / max(img.size)
-    img = img.resize((max(1, round(img.width * zoom)), max(1, round(img.height * zoom))),
-                     Image.Resampling.BILINEAR)
+    zoom = CHIP_PIXELS / max(rgb.shape[:2])
+    size = (max(1, round(rgb.shape[1] * zoom)), max(1, round(rgb.shape[0] * zoom)))
+    # bilinear when enlarged (the usual case), pixel-area averaging when a large patch is shrunk
+    img = Image.fromarray(cv2.resize(np.ascontiguousarray(rgb), size,
+                                     interpolation=cv2.INTER_LINEAR if zoom >= 1 else cv2.INTER_AREA), "RGB")
     draw = ImageDraw.Draw(img)
     for ring in outline_px:
         pts = [(float(x) * zoom, float(y) * zoom) for x, y in ring]
         if len(pts) > 2:
             draw.line(pts + [pts[0]], fill=(255, 255, 0), width=2)
-    font = ImageFont.load_default()
     # scale bar: a round length about a quarter of the width
     m_per_screen_px = metres_per_px / zoom
     length_m = _nice_length(img.width / 4 * m_per_screen_px)
@@ -129,15 +131,42 @@ def render_chip(rgb: np.ndarray, outline_px: list, *, metres_per_px: float, titl
     x0, y0 = 8, img.height - 12
     draw.rectangle([x0 - 3, y0 - 14, x0 + bar + 3, y0 + 5], fill=(0, 0, 0))
     draw.line([x0, y0, x0 + bar, y0], fill=(255, 255, 255), width=3)
-    draw.text((x0, y0 - 13), f"{length_m:g} m", fill=(255, 255, 255), font=font)
+    _draw_label(img, (x0, y0 - 13), f"{length_m:g} m")
     # north arrow
     nx, ny = img.width - 16, 10
     draw.polygon([(nx, ny), (nx - 6, ny + 16), (nx + 6, ny + 16)], fill=(255, 255, 255),
                  outline=(0, 0, 0))
-    draw.text((nx - 3, ny + 17), "N", fill=(255, 255, 255), font=font)
+    _draw_label(img, (nx - 3, ny + 17), "N")
     draw.rectangle([0, 0, min(img.width, 8 + 7 * len(title)), 14], fill=(0, 0, 0))
-    draw.text((4, 2), title, fill=(255, 255, 255), font=font)
+    draw.text((4, 2), title, fill=(255, 255, 255), font=_font())
     return img
+
+
+@functools.lru_cache(maxsize=1)
+def _font():
+    from PIL import ImageFont
+
+    return ImageFont.load_default()
+
+
+@functools.lru_cache(maxsize=64)
+def _label_mask(text: str):
+    """White ``text`` in the default font as an ``L`` mask and its offset.
+
+    Cached: the scale-bar lengths and the north arrow's "N" repeat on every chip.
+    """
+    from PIL import Image, ImageDraw
+
+    left, top, right, bottom = _font().getbbox(text)
+    mask = Image.new("L", (max(1, right - min(left, 0)), max(1, bottom - min(top, 0))), 0)
+    ImageDraw.Draw(mask).text((-min(left, 0), -min(top, 0)), text, fill=255, font=_font())
+    return mask, (min(left, 0), min(top, 0))
+
+
+def _draw_label(img, xy: tuple, text: str) -> None:
+    """Draw white ``text`` at ``xy`` as ``ImageDraw.text`` would, from a cached bitmap."""
+    mask, (dx, dy) = _label_mask(text)
+    img.paste((255, 255, 255), (int(xy[0] + dx), int(xy[1] + dy)), mask)
 
 
 def chip_window(geom, transform, shape, *, margin: float = 0.6, min_size_m: float = 40.0) -> Window:
@@ -186,8 +215,17 @@ def _png_params() -> list:
             cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 
 
-def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates) -> Path:
-    """Render the before | after chip of one patch and write it as PNG (atomically)."""
+#: JPEG quality of the chip previews embedded in report.html (the chips themselves are lossless PNG).
+PREVIEW_QUALITY = 85
+
+
+def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates, preview: bool = False):
+    """Render the before | after chip of one patch and write it as PNG (atomically).
+
+    Returns the path, and with ``preview`` also the chip encoded as JPEG
+    (:data:`PREVIEW_QUALITY`; about a seventh of the PNG's bytes) for the report.
+    """
+    import cv2
     from PIL import Image
 
     panels = []
@@ -197,14 +235,15 @@ def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates) -> P
     canvas = Image.new("RGB", (panels[0].width * 2 + 6, panels[0].height), (255, 255, 255))
     canvas.paste(panels[0], (0, 0))
     canvas.paste(panels[1], (panels[0].width + 6, 0))
-    import cv2
-
-    ok, data = cv2.imencode(".png", np.asarray(canvas)[:, :, ::-1], _png_params())
+    bgr = np.asarray(canvas)[:, :, ::-1]
+    ok, data = cv2.imencode(".png", bgr, _png_params())
     if not ok:  # pragma: no cover - libpng refuses only on out-of-memory
         raise OSError(f"{path}: the chip could not be encoded as PNG")
     with atomic_path(path) as tmp:
         tmp.write_bytes(data.tobytes())
-    return path
+    if not preview:
+        return path
+    return path, cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, PREVIEW_QUALITY])[1].tobytes()
 
 
 #: Side (pixels) of the blocks chips are grouped by: each block's chips share one read.
@@ -229,7 +268,7 @@ def _chip_groups(windows: list, block: int) -> list[list[int]]:
 
 def make_chips(patches, before, after, directory, *, bands=None, margin: float = 0.6,
                min_size_m: float = 40.0, stretch: dict | None = None, workers: int | None = None,
-               block: int = CHIP_BLOCK, max_side: int | None = None) -> dict[str, Path]:
+               block: int = CHIP_BLOCK, max_side: int | None = None, previews: bool = False):
     """Write ``<directory>/<patch_id>.png`` for every patch (before | after side by side).
 
     Patches are grouped by the ``block`` × ``block`` pixel block their chip
@@ -260,11 +299,16 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
         pixel blocks down to at most this side before they are drawn (a
         farmland parcel's chip needs no more than the 256 px it is shown at);
         None draws every chip from the full-resolution pixels.
+    previews : bool
+        Also return every chip as JPEG bytes (:data:`PREVIEW_QUALITY`), for
+        a report that embeds them.
 
     Returns
     -------
-    dict
+    paths : dict
         Patch id to chip path, in the patches' order.
+    previews : dict
+        Patch id to JPEG bytes; only with ``previews=True``.
     """
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -282,6 +326,7 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
         windows = [chip_window(g, reader.transform, reader.shape, margin=margin, min_size_m=min_size_m)
                    for g in geoms]
         paths: dict[str, Path] = {}
+        jpegs: dict[str, bytes] = {}
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             for group in _chip_groups(windows, block):
                 union = windows_union(*(windows[i] for i in group))
@@ -298,7 +343,11 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
                         b, a = _block_mean(b, f), _block_mean(a, f)
                         rings = [ring / f for ring in rings]
                     jobs.append(pool.submit(_write_chip, directory / f"{safe_filename(ids[i])}.png", b, a,
-                                            rgb_idx, stretch, rings, res * f, ids[i], dates[i]))
+                                            rgb_idx, stretch, rings, res * f, ids[i], dates[i], previews))
                 for i, job in zip(group, jobs):  # one block's chips finished before the next is read
-                    paths[ids[i]] = job.result()
-    return {pid: paths[pid] for pid in ids}
+                    if previews:
+                        paths[ids[i]], jpegs[ids[i]] = job.result()
+                    else:
+                        paths[ids[i]] = job.result()
+    ordered = {pid: paths[pid] for pid in ids}
+    return (ordered, {pid: jpegs[pid] for pid in ids}) if previews else ordered

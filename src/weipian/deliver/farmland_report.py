@@ -17,7 +17,16 @@ import pandas as pd
 from ..farmland.covers import STATE_ZH, STATES, USE_ZH
 from ..farmland.stats import FARMLAND_STAT_COLUMNS_ZH
 from ..io import atomic_path
-from .report import BASE_CSS, PANEL_JS, _json_for_script, _overview, _png_data_uri, _svg_path
+from .report import (
+    BASE_CSS,
+    EMBED_CHIPS,
+    PANEL_JS,
+    _image_data_uri,
+    _json_for_script,
+    _overview,
+    _svg_path,
+    chip_source,
+)
 
 __all__ = ["farmland_section", "write_farmland_report", "STATE_COLOURS"]
 
@@ -101,12 +110,7 @@ def _features(parcels, transform, step, chips, embed: bool, report_dir: Path) ->
             k: (round(float(v), 3) if isinstance(v, (float, np.floating)) else str(v))
             for k, v in fields.items()
         }
-        chip = (chips or {}).get(str(row.parcel_id))
-        src = (
-            _png_data_uri(chip)
-            if chip and embed
-            else (Path(chip).relative_to(report_dir).as_posix() if chip else "")
-        )
+        src = chip_source((chips or {}).get(str(row.parcel_id)), embed=embed, report_dir=report_dir)
         out.append({"state": str(row.state), "d": _svg_path(geom, to_px), "fields": fields, "chip": src})
     return out
 
@@ -120,7 +124,7 @@ def farmland_section(
     after,
     chips=None,
     report_dir,
-    embed_chips: int = 300,
+    embed_chips: int = EMBED_CHIPS,
     stretch: dict | None = None,
 ) -> str:
     """The farmland-use section as an HTML fragment.
@@ -158,7 +162,7 @@ def farmland_section(
         width=w,
         height=h,
         uses=uses,
-        overview=_png_data_uri(overview),
+        overview=_image_data_uri(overview),
         data=_json_for_script({"features": features, "colours": STATE_COLOURS}),
         panel_js=PANEL_JS,
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import io
 import json
 from pathlib import Path
 
@@ -34,16 +33,42 @@ _FIELDS = ("patch_id", "label_zh", "evidence_category", "reason", "area_m2", "ar
            "township", "township_code", "lon", "lat", "before_date", "after_date", "score")
 
 
-def _png_data_uri(path_or_array) -> str:
-    if isinstance(path_or_array, (str, Path)):
-        data = Path(path_or_array).read_bytes()
-    else:
-        from PIL import Image
+#: Batches of at most this many patches (or parcels) have their chips embedded in the report;
+#: larger ones link ``chips/`` beside it.
+EMBED_CHIPS = 300
 
-        buf = io.BytesIO()
-        Image.fromarray(path_or_array).save(buf, format="PNG")
-        data = buf.getvalue()
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+def _data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def _png_data_uri(path) -> str:
+    """A PNG file as a data URI."""
+    return _data_uri(Path(path).read_bytes(), "image/png")
+
+
+def _image_data_uri(rgb: np.ndarray, *, quality: int = 90) -> str:
+    """An ``(M, N, 3)`` uint8 picture (the overview under the map) as a JPEG data URI."""
+    import cv2
+
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - libjpeg refuses only on out-of-memory
+        raise OSError("the report's overview could not be encoded")
+    return _data_uri(data.tobytes(), "image/jpeg")
+
+
+def chip_source(chip, *, embed: bool, report_dir: Path, preview: bytes | None = None) -> str:
+    """The ``src`` of a chip in a report's click panel.
+
+    Embedded (the JPEG ``preview`` when there is one, else the PNG file), a
+    link relative to the report's folder, or ``""`` when there is no chip.
+    """
+    if not chip:
+        return ""
+    if not embed:
+        return Path(chip).relative_to(report_dir).as_posix()
+    return _data_uri(preview, "image/jpeg") if preview is not None else _png_data_uri(chip)
 
 
 def _overview(after_path, before_path, max_side: int = 1200, stretch: dict | None = None):
@@ -95,7 +120,7 @@ def _json_for_script(value) -> str:
 
 def write_report(patches, stats, path, *, before, after, chips: dict | None = None,
                  chart_svg=None, title: str = "weipian 卫片执法监测报告",
-                 run_info: dict | None = None, embed_chips: int = 300,
+                 run_info: dict | None = None, embed_chips: int = EMBED_CHIPS, previews: dict | None = None,
                  obscured: dict | None = None, stretch: dict | None = None,
                  guard: dict | None = None, sections: list[str] | None = None) -> Path:
     """Write the self-contained HTML report.
@@ -111,6 +136,10 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         The epochs (for the overview map).
     chips : dict, optional
         Patch id to chip PNG path; embedded in the page.
+    previews : dict, optional
+        Patch id to the chip as JPEG bytes (``make_chips(previews=True)``),
+        embedded in place of the PNG: the page is several times smaller and
+        opens faster, and ``chips/`` keeps the lossless evidence.
     chart_svg : str or Path, optional
         Bar chart of the ratios as SVG (:func:`weipian.deliver.chart.ratio_chart_svg`);
         embedded inline, so the browser draws its Chinese text with its own fonts.
@@ -135,8 +164,8 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     Path
     """
     overview, transform, step = _overview(after, before, stretch=stretch)
-    features = _map_features(patches, transform, step, chips=chips, embed_chips=embed_chips,
-                             report_dir=Path(path).parent)
+    features = _map_features(patches, transform, step, chips=chips, embed=len(patches) <= embed_chips,
+                             report_dir=Path(path).parent, previews=previews or {})
     h, w = overview.shape[:2]
     esc = html.escape
     townships = sorted({str(t) for t in patches["township"]})
@@ -151,7 +180,7 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
         base_css=BASE_CSS, title=esc(title), summary=_summary_rows(patches),
         obscured=_obscured_note(obscured), stats=_stats_rows(stats), chart=chart, options=options,
         guard=_guard_note(guard),
-        labels=label_boxes, width=w, height=h, overview=_png_data_uri(overview),
+        labels=label_boxes, width=w, height=h, overview=_image_data_uri(overview),
         data=_json_for_script({"features": features, "colours": LABEL_COLOURS}), info=info,
         sections="\n".join(sections or ()), panel_js=PANEL_JS,
     )
@@ -276,7 +305,8 @@ path.patch.sel {{ stroke: #ff0 !important; stroke-width: 3; }}
 """
 
 
-def _map_features(patches, transform, step: int, *, chips, embed_chips: int, report_dir: Path) -> list:
+def _map_features(patches, transform, step: int, *, chips, embed: bool, report_dir: Path,
+                  previews: dict) -> list:
     """One dict per patch for the map script: label, township, SVG path, fields, chip."""
     inv = ~transform
 
@@ -289,13 +319,9 @@ def _map_features(patches, transform, step: int, *, chips, embed_chips: int, rep
         fields = {k: getattr(row, k) for k in _FIELDS if hasattr(row, k)}
         fields = {k: (round(float(v), 2) if isinstance(v, (float, np.floating)) else str(v))
                   for k, v in fields.items()}
-        chip = chips.get(str(row.patch_id)) if chips else None
-        if chip and len(patches) <= embed_chips:
-            chip_src = _png_data_uri(chip)
-        elif chip:  # many patches: link the chips folder beside the report
-            chip_src = Path(chip).relative_to(report_dir).as_posix()
-        else:
-            chip_src = ""
+        pid = str(row.patch_id)
+        chip_src = chip_source((chips or {}).get(pid), embed=embed, report_dir=report_dir,
+                               preview=previews.get(pid))
         features.append({"i": i, "label": str(row.label), "township": str(row.township),
                          "d": _svg_path(geom, to_px), "fields": fields, "chip": chip_src})
     return features

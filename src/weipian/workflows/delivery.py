@@ -79,9 +79,10 @@ def deliver(judged: gpd.GeoDataFrame, output, *, before=None, after=None, bands:
         written = export_patches(judged, output, stats=stats, encoding=settings.encoding)
         written.update(_township_files(stats, output, settings))
         if chips is not None:
-            chip_paths, stretch = chips.result()
+            chip_paths, previews, stretch = chips.result()
             written.update(_report(judged, stats, output, before, after, chip_paths, stretch,
-                                   chart_svg=written["townships_svg"], sections=sections, info=info))
+                                   chart_svg=written["townships_svg"], sections=sections, info=info,
+                                   previews=previews))
     return written
 
 
@@ -113,26 +114,33 @@ def _township_files(stats, output: Path, settings: DeliverSettings) -> dict:
 
 
 def _chips(judged, output: Path, before, after, bands, settings: DeliverSettings, stretch, info):
-    """Before/after chips of every patch (when asked for), and the stretch they were drawn with.
+    """Before/after chips of every patch (when asked for), their JPEG previews, and the stretch.
+
+    The previews (for a report that embeds its chips) are encoded from the
+    pixels already drawn, so the report neither reads the PNGs back nor
+    carries their bytes.
 
     One stretch of each epoch serves the chips and the report alike: the
     levels detection measured (:func:`~weipian.deliver.chips.stretch_from_record`),
     else a fresh :func:`~weipian.deliver.chips.epoch_stretch`.
     """
     from ..deliver.chips import epoch_stretch, make_chips, stretch_from_record
+    from ..deliver.report import EMBED_CHIPS
     from ..io import PairReader, PairSpec
 
     stretch = stretch or stretch_from_record(info or {})
     if stretch is None:
         with PairReader(PairSpec(str(before), str(after), bands)) as reader:
             stretch = epoch_stretch(reader)
-    paths = (make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch)
-             if settings.chips else {})
-    return paths, stretch
+    if not settings.chips:
+        return {}, {}, stretch
+    paths, previews = make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch,
+                                 previews=len(judged) <= EMBED_CHIPS)
+    return paths, previews, stretch
 
 
 def _report(judged, stats, output: Path, before, after, chip_paths: dict, stretch, *, chart_svg,
-            sections=None, info=None) -> dict:
+            sections=None, info=None, previews=None) -> dict:
     """``report.html`` with the map, the chips, the chart and any extra sections."""
     from ..deliver.report import write_report
 
@@ -140,5 +148,5 @@ def _report(judged, stats, output: Path, before, after, chip_paths: dict, stretc
     report = write_report(judged, stats, output / "report.html", before=before, after=after,
                           chips=chip_paths, chart_svg=chart_svg, run_info=info.get("dates"),
                           obscured=info.get("obscured"), stretch=stretch, guard=info.get("guard"),
-                          sections=sections)
+                          sections=sections, previews=previews)
     return {"chips": output / "chips", "report": report}
