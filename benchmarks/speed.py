@@ -10,7 +10,11 @@ bands of both epochs, NDVI difference, a fixed threshold, polygonise
 (rasterio.features.shapes). All are timed in the same process on the same
 generated scene at 1 m (best of ``--repeat``); ``detect --quality balanced``, ``accurate``
 and ``detect`` on the same pixels declared 0.5 m (the network then runs at its
-1 m working resolution, a factor of 2) are printed too. The script prints
+1 m working resolution, a factor of 2) are printed too, and ``detect`` with every
+mix of Dask workers (1 or all cores) and onnxruntime threads per session run
+(1 or all cores): weipian uses all cores as workers with one thread each
+(``weipian.learn.model.SESSION_THREADS``). The first run is a warm-up and not
+timed. The script prints
 Mpx/s, ratios to the floor and the peak RSS. Goal (issue): ``detect`` >= 5
 Mpx/s on 2 cores at 1 m (4-band, clouds on), peak RSS <= 1.5 GB.
 """
@@ -79,6 +83,24 @@ def _chips_one_read_each(patches, paths, directory: Path) -> None:
                         abs(reader.transform.a), pid, ("", ""))
 
 
+def _thread_settings(paths, repeat: int) -> dict:
+    """``detect`` time for Dask workers × onnxruntime threads per session run (1 or all cores each)."""
+    import os
+
+    from weipian.learn import model
+
+    cores = os.cpu_count() or 1
+    out = {}
+    try:
+        for workers, per_run in ((cores, 1), (cores, cores), (1, cores), (1, 1)):
+            model.SESSION_THREADS = per_run
+            out[(workers, per_run)] = best_of(
+                lambda: weipian.detect(paths["before"], paths["after"], workers=workers), repeat)
+    finally:
+        model.SESSION_THREADS = 1
+    return out
+
+
 def best_of(func, repeat):
     times = []
     for _ in range(repeat):
@@ -102,12 +124,14 @@ def main() -> None:
             return weipian.run(paths["before"], paths["after"], layers=tmp / "layers", output=tmp / "out",
                                overwrite=True, **kw)
 
+        run()  # warm-up: the model session, the layer reads and the font cache are not what is timed
         t_full = best_of(run, args.repeat)
         t_one = best_of(lambda: run(workers=1), 1)
         t_run = best_of(lambda: run(chips=False), args.repeat)
         t_detect = best_of(lambda: weipian.detect(paths["before"], paths["after"]), args.repeat)
         t_balanced = best_of(lambda: weipian.detect(paths["before"], paths["after"], quality="balanced"), 1)
         t_accurate = best_of(lambda: weipian.detect(paths["before"], paths["after"], quality="accurate"), 1)
+        threads = _thread_settings(paths, args.repeat)
         half = _as_half_metre(paths, tmp)
         t_half = best_of(lambda: weipian.detect(*half), args.repeat)
         judged = run(chips=False)
@@ -135,6 +159,11 @@ def main() -> None:
           f"{mpx / t_accurate:.2f} Mpx/s")
     print(f"weipian detect on the same pixels declared 0.5 m (network at 1 m, factor 2): {t_half:.2f} s = "
           f"{mpx / t_half:.2f} Mpx/s")
+    cores = max(w for w, _ in threads)
+    for (workers, per_run), seconds in threads.items():
+        chosen = " (the setting weipian uses)" if per_run == 1 and workers == cores else ""
+        print(f"detect with {workers} Dask worker(s) x {per_run} onnxruntime thread(s) per run: "
+              f"{seconds:.2f} s = {mpx / seconds:.2f} Mpx/s{chosen}")
     deliver_s = full_stages["total_s"] - full_stages["detect_s"] - full_stages["judge_s"]
     print(f"deliverables (lists, chips for all {len(full)} patches, report) in a full run: "
           f"{deliver_s:.2f} s = {100 * deliver_s / full_stages['total_s']:.0f} % of the run (goal <= 10 %); "

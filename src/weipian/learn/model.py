@@ -29,20 +29,23 @@ DEFAULT_MODEL = Path(__file__).with_name("default") / "model.onnx"
 _sessions: dict = {}
 _sessions_lock = threading.Lock()
 
+#: onnxruntime threads per session run. Dask runs one task per core, so one
+#: thread each keeps the cores busy without oversubscribing them
+#: (``benchmarks/speed.py`` measures the alternatives).
+SESSION_THREADS = 1
+
 
 def _session(path: str):
     import onnxruntime as ort
 
     with _sessions_lock:
-        session = _sessions.get(path)
+        session = _sessions.get((path, SESSION_THREADS))
         if session is None:
             options = ort.SessionOptions()
-            # Dask runs one task per core: one thread per session run keeps
-            # the cores busy without oversubscribing them.
-            options.intra_op_num_threads = 1
+            options.intra_op_num_threads = SESSION_THREADS
             options.inter_op_num_threads = 1
             session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-            _sessions[path] = session
+            _sessions[(path, SESSION_THREADS)] = session
     return session
 
 
