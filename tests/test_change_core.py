@@ -14,7 +14,7 @@ from weipian.guard import PLAUSIBLE_SHARE, likely_causes, plausibility
 from weipian.learn.landcover import COVER_CLASSES
 from weipian.learn.resolution import block_mean, scaled_runner, working_factor
 from weipian.learn.samples import IGNORE, BuildingTile
-from weipian.learn.seasons import ParcelBank, seasonal_pair
+from weipian.learn.seasons import ParcelBank, seasonal_crop, seasonal_pair
 
 C = {name: i for i, name in enumerate(COVER_CLASSES)}
 GREEN = np.float32([0.15, 0.55, 0.2])   # a green crop (stretched red, green, blue)
@@ -66,6 +66,23 @@ def test_a_crop_parcel_made_bare_is_change_but_not_construction():
                 assert labelled[0] == 1
                 made_bare += 1
     assert made_bare >= 3
+
+
+def test_seasonal_crops_span_the_pixel_sizes_asked_for():
+    """Crops of a 4 m tile: 4 m and coarser by default, down to 1.6 m with min_zoom=0.4, labels kept."""
+    from weipian.learn.landcover import LandCoverTile
+
+    rng = np.random.default_rng(3)
+    image, cover = _farm_tile(rng)
+    tile = LandCoverTile("test/farm", image, cover, 4.0)
+    default = [seasonal_crop(tile, 32, rng)[2] for _ in range(200)]
+    finer = [seasonal_crop(tile, 32, rng, min_zoom=0.4) for _ in range(200)]
+    assert min(default) >= 4.0 and max(default) <= 4.0 * 3
+    gsd = np.array([g for _, _, g in finer])
+    assert gsd.min() >= 4.0 * 0.4 - 1e-9 and (gsd < 4.0).mean() > 0.3   # a third or more enlarged
+    for crop, crop_cover, _ in finer[:20]:
+        assert crop.shape == (4, 32, 32) and crop_cover.shape == (32, 32)
+        assert set(np.unique(crop_cover)) <= set(np.unique(cover))      # nearest-neighbour labels only
 
 
 def test_pasted_footprints_are_construction_only_one_way_round():

@@ -54,6 +54,9 @@ class BatchSampler:
         Share of real-pair crops whose epochs are exchanged.
     rgb_only : bool
         The network sees red, green and blue only (NIR channel and flag 0).
+    seasonal_min_zoom : float
+        Smallest zoom of the land-cover crops of seasonal pairs
+        (:func:`weipian.learn.seasons.seasonal_crop`; below 1 enlarges).
     """
 
     pairs: list[LabelledPair]
@@ -65,6 +68,7 @@ class BatchSampler:
     seasonal_share: float = 0.0
     exchange_share: float = 0.2
     rgb_only: bool = False
+    seasonal_min_zoom: float = 1.0
 
     def __post_init__(self):
         self.datasets = sorted({p.dataset for p in self.pairs})
@@ -110,7 +114,7 @@ class BatchSampler:
         source = names[int(rng.integers(len(names)))]
         tiles = self._cover_sets[source]
         tile = tiles[int(rng.integers(len(tiles)))]
-        image, cover, gsd = seasonal_crop(tile, self.size, rng)
+        image, cover, gsd = seasonal_crop(tile, self.size, rng, min_zoom=self.seasonal_min_zoom)
         before, after, any_c, cons = seasonal_pair(image, cover, gsd, self._bank, rng,
                                                    buildings=self.buildings, build_share=0.5, source=source)
         return _channels(before, False, gsd), _channels(after, False, gsd), np.stack([any_c, cons])

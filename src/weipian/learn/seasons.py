@@ -274,8 +274,15 @@ def _paste_buildings(after: np.ndarray, cover: np.ndarray, gsd_m: float, buildin
     return built
 
 
-def seasonal_crop(tile: LandCoverTile, size: int, rng: np.random.Generator, *, max_zoom_out: float = 3.0):
+def seasonal_crop(tile: LandCoverTile, size: int, rng: np.random.Generator, *, max_zoom_out: float = 3.0,
+                  min_zoom: float = 1.0):
     """A random square crop of a land-cover tile at a random pixel size, resized to ``size``.
+
+    The crop covers ``size × zoom`` tile pixels, ``zoom`` log-uniform in
+    ``[min_zoom, max_zoom_out]`` (capped by the tile): its pixel size is
+    ``tile.gsd_m × zoom``. A ``min_zoom`` below 1 enlarges the tile's pixels,
+    so that 4 m land-cover tiles also give seasonal pairs at 1.6–4 m, the
+    pixel sizes of most building change.
 
     Returns
     -------
@@ -284,7 +291,7 @@ def seasonal_crop(tile: LandCoverTile, size: int, rng: np.random.Generator, *, m
     gsd_m : float
     """
     rows, cols = tile.cover.shape
-    zoom = float(np.exp(rng.uniform(0.0, np.log(max_zoom_out))))
+    zoom = float(np.exp(rng.uniform(np.log(min_zoom), np.log(max_zoom_out))))
     side = max(16, min(int(round(size * zoom)), rows, cols))
     r0, c0 = int(rng.integers(rows - side + 1)), int(rng.integers(cols - side + 1))
     image = tile.image[:, r0:r0 + side, c0:c0 + side]

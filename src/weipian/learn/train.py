@@ -73,6 +73,9 @@ class TrainConfig:
     working_gsd_m : float or None
         Imagery finer than this is averaged down before the network, at
         validation and inference (None: always native).
+    seasonal_min_zoom : float
+        Smallest zoom of the land-cover crops of seasonal pairs (1: the
+        tiles' own pixel size and coarser; 0.4: 4 m tiles also at 1.6 m).
     """
 
     steps: int = 3000
@@ -90,6 +93,7 @@ class TrainConfig:
     exchange_share: float = 0.3
     rgb_only: bool = True
     working_gsd_m: float | None = 1.0
+    seasonal_min_zoom: float = 1.0
 
 
 def _device() -> torch.device:
@@ -275,7 +279,7 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
                            synthetic_share=config.synthetic_share, weights=config.weights or None,
                            landcover=list(landcover),
                            seasonal_share=config.seasonal_share, exchange_share=config.exchange_share,
-                           rgb_only=config.rgb_only)
+                           rgb_only=config.rgb_only, seasonal_min_zoom=config.seasonal_min_zoom)
     started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)  # adds up over resumes
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="training", unit="step")
     net.train()
