@@ -85,7 +85,7 @@ def choose_threshold(f1_by_dataset: dict[str, list[float]], flagged: list[float]
 
 
 def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
-                              seed: int = 7) -> list[LabelledPair]:
+                              seed: int = 7, min_zoom: float = 1.0) -> list[LabelledPair]:
     """Synthetic seasonal pairs (nothing built) from land-cover tiles, as labelled pairs.
 
     Parameters
@@ -96,6 +96,9 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
         Number and side (pixels) of the pairs.
     seed : int
         Fixed, so that the same tiles give the same pairs.
+    min_zoom : float
+        Smallest zoom of the tile crops (:func:`weipian.learn.seasons.seasonal_crop`):
+        below 1, the pairs also cover pixel sizes finer than the tiles' own.
     """
     from .seasons import ParcelBank, seasonal_crop, seasonal_pair
 
@@ -107,7 +110,7 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
     out = []
     for k in range(count):
         tile = farm[k % len(farm)]
-        image, cover, gsd = seasonal_crop(tile, size, rng)
+        image, cover, gsd = seasonal_crop(tile, size, rng, min_zoom=min_zoom)
         before, after, any_c, cons = seasonal_pair(image, cover, gsd, bank, rng,
                                                    source=tile.name.split("/")[0])
         out.append(LabelledPair(f"seasonal/{k}", "seasonal", before, after, False, gsd, any_c, cons))

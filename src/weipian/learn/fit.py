@@ -88,7 +88,13 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         "seconds": round(summary["seconds"], 1),
         "device": summary["device"],
         "parameters": summary["parameters"],
+        "recipe": {"batch": config.batch, "crop": config.crop, "lr": config.lr, "seed": config.seed,
+                   "seasonal_share": config.seasonal_share, "seasonal_min_zoom": config.seasonal_min_zoom},
     }
+    if from_model is not None:
+        card["fine_tuned_from"] = str(from_model)
+        base = _base_card(from_model)
+        card["stages"] = base.get("stages", [_stage(base)] if base else []) + [_stage(card)]
     return _finish(summary, card, Path(output), val_pairs, test_pairs, from_model, landcover)
 
 
@@ -189,11 +195,19 @@ def _choose_checkpoint(output: Path, best, val_pairs, seasonal_tiles) -> tuple[s
     return str(chosen), card
 
 
-def _base_thresholds(from_model) -> dict:
+def _base_card(from_model) -> dict:
+    """The model card beside the weights being fine-tuned (empty when there is none)."""
     from .model import DEFAULT_MODEL
 
     folder = DEFAULT_MODEL.parent if str(from_model) == "default" else Path(from_model).parent
     card = folder / "model_card.json"
-    if card.exists():
-        return json.loads(card.read_text(encoding="utf-8")).get("thresholds", {})
-    return {}
+    return json.loads(card.read_text(encoding="utf-8")) if card.exists() else {}
+
+
+def _stage(card: dict) -> dict:
+    """One training stage of a card: its steps, seconds, device and recipe."""
+    return {k: card[k] for k in ("steps", "seconds", "device", "recipe", "fine_tuned_from") if k in card}
+
+
+def _base_thresholds(from_model) -> dict:
+    return _base_card(from_model).get("thresholds", {})
