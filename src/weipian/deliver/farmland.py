@@ -8,6 +8,8 @@ import pandas as pd
 
 from ..farmland.stats import FARMLAND_STAT_COLUMNS_ZH, farmland_township_stats, worst_ten_table
 from ..io import atomic_path
+from .chips import CHIP_PIXELS, make_chips
+from .report import EMBED_CHIPS
 from .tables import write_workbook
 
 __all__ = ["write_farmland_outputs", "PARCEL_FIELDS_ZH"]
@@ -87,30 +89,30 @@ def write_farmland_outputs(
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     changed = parcels[parcels["state"] != "cropped"]
-    stats = farmland_township_stats(parcels)
-    worst = worst_ten_table(stats, patch_stats)
-    out = _write_tables(parcels, changed, stats, worst, output)
     if stretch is None and (chips or page):
         from ..io import PairReader, PairSpec
         from .chips import epoch_stretch
 
         with PairReader(PairSpec(str(before), str(after), bands)) as reader:
             stretch = epoch_stretch(reader)
-    chip_paths = {}
     # 非农化 parcels link their construction patches, whose chips the run draws already
     chipped = changed[changed["state"] != "non_agri"]
+    embed = bool(page and len(chipped) <= EMBED_CHIPS)  # the page embeds JPEG previews
+    stats = farmland_township_stats(parcels)
+    worst = worst_ten_table(stats, patch_stats)
+    out = _write_tables(parcels, changed, stats, worst, output)
+    chip_paths, previews = {}, {}
     if chips and len(chipped):
-        from .chips import CHIP_PIXELS, make_chips
-
-        chip_paths = make_chips(chipped.assign(patch_id=chipped["parcel_id"]), before, after,
-                                output / "chips_parcels", bands=bands, workers=workers, stretch=stretch,
-                                max_side=CHIP_PIXELS)
+        drawn = make_chips(chipped.assign(patch_id=chipped["parcel_id"]), before, after,
+                           output / "chips_parcels", bands=bands, workers=workers, stretch=stretch,
+                           max_side=CHIP_PIXELS, previews=embed)
+        chip_paths, previews = drawn if embed else (drawn, {})
         out["chips_parcels"] = output / "chips_parcels"
     if page:
         from .farmland_report import farmland_section, write_farmland_report
 
         section = farmland_section(parcels, stats, worst, before=before, after=after, chips=chip_paths,
-                                   report_dir=output, stretch=stretch)
+                                   report_dir=output, stretch=stretch, previews=previews)
         out["farmland_html"] = write_farmland_report(section, output / "farmland.html")
         out["section"] = section
     return out

@@ -96,7 +96,7 @@ def _summary(parcels) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _features(parcels, transform, step, chips, embed: bool, report_dir: Path) -> list:
+def _features(parcels, transform, step, chips, embed: bool, report_dir: Path, previews: dict) -> list:
     inv = ~transform
 
     def to_px(x, y):
@@ -110,7 +110,9 @@ def _features(parcels, transform, step, chips, embed: bool, report_dir: Path) ->
             k: (round(float(v), 3) if isinstance(v, (float, np.floating)) else str(v))
             for k, v in fields.items()
         }
-        src = chip_source((chips or {}).get(str(row.parcel_id)), embed=embed, report_dir=report_dir)
+        pid = str(row.parcel_id)
+        src = chip_source((chips or {}).get(pid), embed=embed, report_dir=report_dir,
+                          preview=previews.get(pid))
         out.append({"state": str(row.state), "d": _svg_path(geom, to_px), "fields": fields, "chip": src})
     return out
 
@@ -125,6 +127,7 @@ def farmland_section(
     chips=None,
     report_dir,
     embed_chips: int = EMBED_CHIPS,
+    previews: dict | None = None,
     stretch: dict | None = None,
 ) -> str:
     """The farmland-use section as an HTML fragment.
@@ -143,12 +146,16 @@ def farmland_section(
         Folder of the page (chips of large batches are linked relative to it).
     embed_chips : int
         Chips are embedded for at most this many chips.
+    previews : dict, optional
+        Parcel id to the chip as JPEG bytes (``make_chips(previews=True)``),
+        embedded in place of the PNG.
     """
     overview, transform, step = _overview(after, before, stretch=stretch)
     h, w = overview.shape[:2]
     order = np.argsort([STATES.index(s) for s in parcels["state"]])[::-1]  # cropped first, changed on top
     shown = parcels.iloc[order]
-    features = _features(shown, transform, step, chips, len(chips or {}) <= embed_chips, Path(report_dir))
+    features = _features(shown, transform, step, chips, len(chips or {}) <= embed_chips, Path(report_dir),
+                         previews or {})
     stat_cols = [c for c in _STAT_SHOWN if c in stats.columns]
     legend = "".join(
         f'<span class="sw" style="background:{STATE_COLOURS[s]}"></span>{STATE_ZH[s]} ' for s in STATES
