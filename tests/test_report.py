@@ -104,3 +104,20 @@ def test_report_embeds_each_chip_as_a_jpeg_preview_of_its_png(delivered):
             diff = np.abs(np.asarray(got.convert("RGB"), int) - np.asarray(png.convert("RGB"), int))
             assert diff.mean() < 8, pid            # the same picture, lossily compressed (of 255)
             assert len(jpeg) < (delivered / "chips" / f"{pid}.png").stat().st_size
+
+
+def test_a_batch_larger_than_the_embedding_limit_links_its_chips(delivered, small_batch, tmp_path, monkeypatch):
+    """Beyond EMBED_CHIPS patches the report links chips/ beside it instead of embedding them."""
+    import json
+
+    from weipian.deliver import report as report_module
+    from weipian.workflows import deliver
+
+    patches = gpd.read_file(delivered / "patches.gpkg", layer="patches")
+    monkeypatch.setattr(report_module, "EMBED_CHIPS", 1)
+    deliver(patches, tmp_path, before=small_batch["before"], after=small_batch["after"])
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S).group(1))
+    chips = sorted(f["chip"] for f in data["features"])
+    assert chips == sorted(f"chips/{pid}.png" for pid in patches.patch_id)
+    assert all((tmp_path / c).exists() for c in chips)

@@ -219,11 +219,13 @@ def _png_params() -> list:
 PREVIEW_QUALITY = 85
 
 
-def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates, preview: bool = False):
+def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates,
+                preview: bool = False) -> tuple[Path, bytes | None]:
     """Render the before | after chip of one patch and write it as PNG (atomically).
 
-    Returns the path, and with ``preview`` also the chip encoded as JPEG
-    (:data:`PREVIEW_QUALITY`; about a seventh of the PNG's bytes) for the report.
+    Returns the path and, with ``preview``, the chip encoded as JPEG
+    (:data:`PREVIEW_QUALITY`; about a seventh of the PNG's bytes) for the
+    report, else None.
     """
     import cv2
     from PIL import Image
@@ -242,7 +244,7 @@ def _write_chip(path: Path, b, a, rgb_idx, stretch, rings, res, pid, dates, prev
     with atomic_path(path) as tmp:
         tmp.write_bytes(data.tobytes())
     if not preview:
-        return path
+        return path, None
     return path, cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, PREVIEW_QUALITY])[1].tobytes()
 
 
@@ -268,7 +270,8 @@ def _chip_groups(windows: list, block: int) -> list[list[int]]:
 
 def make_chips(patches, before, after, directory, *, bands=None, margin: float = 0.6,
                min_size_m: float = 40.0, stretch: dict | None = None, workers: int | None = None,
-               block: int = CHIP_BLOCK, max_side: int | None = None, previews: bool = False):
+               block: int = CHIP_BLOCK, max_side: int | None = None,
+               previews: dict | None = None) -> dict[str, Path]:
     """Write ``<directory>/<patch_id>.png`` for every patch (before | after side by side).
 
     Patches are grouped by the ``block`` × ``block`` pixel block their chip
@@ -299,16 +302,14 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
         pixel blocks down to at most this side before they are drawn (a
         farmland parcel's chip needs no more than the 256 px it is shown at);
         None draws every chip from the full-resolution pixels.
-    previews : bool
-        Also return every chip as JPEG bytes (:data:`PREVIEW_QUALITY`), for
-        a report that embeds them.
+    previews : dict, optional
+        Filled with patch id to the chip as JPEG bytes (:data:`PREVIEW_QUALITY`),
+        for a report that embeds them; None encodes no previews.
 
     Returns
     -------
-    paths : dict
+    dict
         Patch id to chip path, in the patches' order.
-    previews : dict
-        Patch id to JPEG bytes; only with ``previews=True``.
     """
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -326,7 +327,6 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
         windows = [chip_window(g, reader.transform, reader.shape, margin=margin, min_size_m=min_size_m)
                    for g in geoms]
         paths: dict[str, Path] = {}
-        jpegs: dict[str, bytes] = {}
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             for group in _chip_groups(windows, block):
                 union = windows_union(*(windows[i] for i in group))
@@ -343,11 +343,10 @@ def make_chips(patches, before, after, directory, *, bands=None, margin: float =
                         b, a = _block_mean(b, f), _block_mean(a, f)
                         rings = [ring / f for ring in rings]
                     jobs.append(pool.submit(_write_chip, directory / f"{safe_filename(ids[i])}.png", b, a,
-                                            rgb_idx, stretch, rings, res * f, ids[i], dates[i], previews))
+                                            rgb_idx, stretch, rings, res * f, ids[i], dates[i],
+                                            previews is not None))
                 for i, job in zip(group, jobs):  # one block's chips finished before the next is read
-                    if previews:
-                        paths[ids[i]], jpegs[ids[i]] = job.result()
-                    else:
-                        paths[ids[i]] = job.result()
-    ordered = {pid: paths[pid] for pid in ids}
-    return (ordered, {pid: jpegs[pid] for pid in ids}) if previews else ordered
+                    paths[ids[i]], jpeg = job.result()
+                    if previews is not None:
+                        previews[ids[i]] = jpeg
+    return {pid: paths[pid] for pid in ids}

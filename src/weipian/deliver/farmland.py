@@ -9,7 +9,7 @@ import pandas as pd
 from ..farmland.stats import FARMLAND_STAT_COLUMNS_ZH, farmland_township_stats, worst_ten_table
 from ..io import atomic_path
 from .chips import CHIP_PIXELS, make_chips
-from .report import EMBED_CHIPS
+from .report import embeds_chips
 from .tables import write_workbook
 
 __all__ = ["write_farmland_outputs", "PARCEL_FIELDS_ZH"]
@@ -97,16 +97,15 @@ def write_farmland_outputs(
             stretch = epoch_stretch(reader)
     # 非农化 parcels link their construction patches, whose chips the run draws already
     chipped = changed[changed["state"] != "non_agri"]
-    embed = bool(page and len(chipped) <= EMBED_CHIPS)  # the page embeds JPEG previews
     stats = farmland_township_stats(parcels)
     worst = worst_ten_table(stats, patch_stats)
     out = _write_tables(parcels, changed, stats, worst, output)
     chip_paths, previews = {}, {}
     if chips and len(chipped):
-        drawn = make_chips(chipped.assign(patch_id=chipped["parcel_id"]), before, after,
-                           output / "chips_parcels", bands=bands, workers=workers, stretch=stretch,
-                           max_side=CHIP_PIXELS, previews=embed)
-        chip_paths, previews = drawn if embed else (drawn, {})
+        chip_paths = make_chips(chipped.assign(patch_id=chipped["parcel_id"]), before, after,
+                                output / "chips_parcels", bands=bands, workers=workers, stretch=stretch,
+                                max_side=CHIP_PIXELS,
+                                previews=previews if page and embeds_chips(len(chipped)) else None)
         out["chips_parcels"] = output / "chips_parcels"
     if page:
         from .farmland_report import farmland_section, write_farmland_report

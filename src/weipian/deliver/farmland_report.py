@@ -19,13 +19,13 @@ from ..farmland.stats import FARMLAND_STAT_COLUMNS_ZH
 from ..io import atomic_path
 from .report import (
     BASE_CSS,
-    EMBED_CHIPS,
     PANEL_JS,
     _image_data_uri,
     _json_for_script,
     _overview,
     _svg_path,
     chip_source,
+    embeds_chips,
 )
 
 __all__ = ["farmland_section", "write_farmland_report", "STATE_COLOURS"]
@@ -126,7 +126,7 @@ def farmland_section(
     after,
     chips=None,
     report_dir,
-    embed_chips: int = EMBED_CHIPS,
+    embed_chips: int | None = None,
     previews: dict | None = None,
     stretch: dict | None = None,
 ) -> str:
@@ -144,18 +144,18 @@ def farmland_section(
         Parcel id to chip path.
     report_dir : str or Path
         Folder of the page (chips of large batches are linked relative to it).
-    embed_chips : int
-        Chips are embedded for at most this many chips.
+    embed_chips : int, optional
+        Chips are embedded for at most this many chips (default :data:`~weipian.deliver.report.EMBED_CHIPS`).
     previews : dict, optional
-        Parcel id to the chip as JPEG bytes (``make_chips(previews=True)``),
+        Parcel id to the chip as JPEG bytes (filled by ``make_chips(previews=...)``),
         embedded in place of the PNG.
     """
     overview, transform, step = _overview(after, before, stretch=stretch)
     h, w = overview.shape[:2]
     order = np.argsort([STATES.index(s) for s in parcels["state"]])[::-1]  # cropped first, changed on top
     shown = parcels.iloc[order]
-    features = _features(shown, transform, step, chips, len(chips or {}) <= embed_chips, Path(report_dir),
-                         previews or {})
+    features = _features(shown, transform, step, chips, embeds_chips(len(chips or {}), embed_chips),
+                         Path(report_dir), previews or {})
     stat_cols = [c for c in _STAT_SHOWN if c in stats.columns]
     legend = "".join(
         f'<span class="sw" style="background:{STATE_COLOURS[s]}"></span>{STATE_ZH[s]} ' for s in STATES

@@ -38,6 +38,11 @@ _FIELDS = ("patch_id", "label_zh", "evidence_category", "reason", "area_m2", "ar
 EMBED_CHIPS = 300
 
 
+def embeds_chips(count: int, limit: int | None = None) -> bool:
+    """Whether a report of ``count`` chips embeds them (at most ``limit``, default :data:`EMBED_CHIPS`)."""
+    return count <= (EMBED_CHIPS if limit is None else limit)
+
+
 def _data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
@@ -120,7 +125,7 @@ def _json_for_script(value) -> str:
 
 def write_report(patches, stats, path, *, before, after, chips: dict | None = None,
                  chart_svg=None, title: str = "weipian 卫片执法监测报告",
-                 run_info: dict | None = None, embed_chips: int = EMBED_CHIPS, previews: dict | None = None,
+                 run_info: dict | None = None, embed_chips: int | None = None, previews: dict | None = None,
                  obscured: dict | None = None, stretch: dict | None = None,
                  guard: dict | None = None, sections: list[str] | None = None) -> Path:
     """Write the self-contained HTML report.
@@ -137,7 +142,7 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     chips : dict, optional
         Patch id to chip PNG path; embedded in the page.
     previews : dict, optional
-        Patch id to the chip as JPEG bytes (``make_chips(previews=True)``),
+        Patch id to the chip as JPEG bytes (filled by ``make_chips(previews=...)``),
         embedded in place of the PNG: the page is several times smaller and
         opens faster, and ``chips/`` keeps the lossless evidence.
     chart_svg : str or Path, optional
@@ -146,9 +151,10 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     title : str
     run_info : dict, optional
         Shown in the footer (dates, shift, versions).
-    embed_chips : int
+    embed_chips : int, optional
         Chips are embedded in the page for batches of at most this many
-        patches; larger batches link ``chips/`` beside the report.
+        patches (default :data:`EMBED_CHIPS`); larger batches link ``chips/``
+        beside the report.
     obscured : dict, optional
         ``area_m2`` and ``by_township_m2`` of clouds, shadows and masks.
     stretch : dict, optional
@@ -164,8 +170,9 @@ def write_report(patches, stats, path, *, before, after, chips: dict | None = No
     Path
     """
     overview, transform, step = _overview(after, before, stretch=stretch)
-    features = _map_features(patches, transform, step, chips=chips, embed=len(patches) <= embed_chips,
-                             report_dir=Path(path).parent, previews=previews or {})
+    features = _map_features(patches, transform, step, chips=chips,
+                             embed=embeds_chips(len(patches), embed_chips), report_dir=Path(path).parent,
+                             previews=previews or {})
     h, w = overview.shape[:2]
     esc = html.escape
     townships = sorted({str(t) for t in patches["township"]})

@@ -125,7 +125,7 @@ def _chips(judged, output: Path, before, after, bands, settings: DeliverSettings
     else a fresh :func:`~weipian.deliver.chips.epoch_stretch`.
     """
     from ..deliver.chips import epoch_stretch, make_chips, stretch_from_record
-    from ..deliver.report import EMBED_CHIPS
+    from ..deliver.report import embeds_chips
     from ..io import PairReader, PairSpec
 
     stretch = stretch or stretch_from_record(info or {})
@@ -134,9 +134,10 @@ def _chips(judged, output: Path, before, after, bands, settings: DeliverSettings
             stretch = epoch_stretch(reader)
     if not settings.chips:
         return {}, {}, stretch
-    paths, previews = make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch,
-                                 previews=len(judged) <= EMBED_CHIPS)
-    return paths, previews, stretch
+    previews = {} if embeds_chips(len(judged)) else None  # only a report that embeds its chips needs them
+    paths = make_chips(judged, before, after, output / "chips", bands=bands, stretch=stretch,
+                       previews=previews)
+    return paths, previews or {}, stretch
 
 
 def _report(judged, stats, output: Path, before, after, chip_paths: dict, stretch, *, chart_svg,
