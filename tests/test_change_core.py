@@ -237,3 +237,85 @@ def test_int8_model_agrees_with_the_float_model(tmp_path):
     # stated tolerance (guide, The change model): probabilities within 0.05, flags agree on 99 %
     assert found["max_abs"] <= 0.05 and found["flag_agreement"] >= 0.99
     assert weipian.learn.model.ChangeModel(int8).card["quantised"] == "int8"
+
+
+def test_calibration_seasonal_pairs_cover_the_fine_pixel_sizes_with_nothing_built():
+    """The budget of the fine threshold is held on pairs finer than the tiles' own 4 m, all unbuilt."""
+    from weipian.learn.calibrate import CALIBRATION_SEASONAL_SETS, COARSE_GSD_M, calibration_seasonal_pairs
+    from weipian.learn.landcover import LandCoverTile
+
+    rng = np.random.default_rng(5)
+    tiles = []
+    for k in range(4):
+        image, cover = _farm_tile(rng)
+        big = np.zeros((4, 224, 224), np.float32)
+        big_cover = np.zeros((224, 224), np.uint8)
+        for r in (0, 96):
+            for c in (0, 96):
+                big[:, r:r + 96, c:c + 96], big_cover[r:r + 96, c:c + 96] = image, cover
+        big[:, 192:], big_cover[192:] = big[:, :32], big_cover[:32]
+        big[:, :, 192:], big_cover[:, 192:] = big[:, :, :32], big_cover[:, :32]
+        tiles.append(LandCoverTile(f"gid15/farm{k}", big, big_cover, 4.0))
+    pairs = calibration_seasonal_pairs(tiles)
+    assert len(pairs) == sum(count for count, *_ in CALIBRATION_SEASONAL_SETS)
+    assert len({p.name for p in pairs}) == len(pairs)
+    for pair in pairs:
+        assert not (pair.construction == 1).any()
+        assert pair.before.shape[1:] == pair.any_change.shape
+    fine = [p.gsd_m for p in pairs if p.gsd_m <= COARSE_GSD_M]
+    assert len(fine) >= 48 and min(fine) < 4.0 * 0.5   # enlarged to about 1.6-2 m
+    assert max(p.gsd_m for p in pairs) > COARSE_GSD_M  # and the coarse group has its own
+
+
+def test_replace_card_keeps_the_network(tmp_path):
+    torch = pytest.importorskip("torch")
+    from weipian.learn.export import export_onnx, replace_card
+    from weipian.learn.model import ChangeModel
+    from weipian.learn.network import build_network
+
+    torch.manual_seed(0)
+    net = build_network("lean", (8, 16, 24, 32))
+    ckpt = tmp_path / "net.pt"
+    torch.save({"model": net.state_dict(), "config": {"arch": "lean", "widths": [8, 16, 24, 32],
+                                                      "rgb_only": True, "working_gsd_m": 1.0},
+                "step": 0, "best": None}, ckpt)
+    path = export_onnx(ckpt, tmp_path / "model.onnx")
+    x = np.random.default_rng(1).random((1, 6, 320, 320)).astype(np.float32)
+    y = x[:, :, ::-1].copy()
+    before = ChangeModel(path).run(x, y)
+    card = dict(ChangeModel(path).card, thresholds={"any": 0.4, "construction": 0.65})
+    replace_card(path, card)
+    import json
+    import shutil
+
+    assert json.loads((tmp_path / "model_card.json").read_text(encoding="utf-8"))["thresholds"]["any"] == 0.4
+    again = ChangeModel(shutil.copy(path, tmp_path / "again.onnx"))   # a new path: a new session
+    assert again.card["thresholds"]["construction"] == 0.65
+    assert again.threshold("construction", 1.0) == 0.65
+    np.testing.assert_array_equal(before, again.run(x, y))
+
+
+def test_an_enlarged_seasonal_example_is_made_on_the_tiles_own_pixels_then_resized():
+    """Parcels recoloured at the tile's 4 m, then both epochs and the labels enlarged alike."""
+    from weipian.learn.augment import _resize
+    from weipian.learn.landcover import LandCoverTile
+    from weipian.learn.seasons import seasonal_crop, seasonal_example, seasonal_pair
+
+    image, cover = _farm_tile(np.random.default_rng(8))
+    tile = LandCoverTile("test/farm", image, cover, 4.0)
+    options = {"change_share": (1.0, 1.0), "source": "test"}
+    for seed in range(6):
+        made = seasonal_example(tile, 192, _bare_bank(), np.random.default_rng(seed), min_zoom=0.4,
+                                max_zoom_out=0.45, **options)
+        before, after, any_c, cons, gsd = made
+        assert before.shape == after.shape == (4, 192, 192) and any_c.shape == cons.shape == (192, 192)
+        assert 1.6 - 1e-9 <= gsd < 4.0                        # enlarged: finer than the tile's 4 m
+        assert not (cons == 1).any()                          # nothing was built
+        rng = np.random.default_rng(seed)                     # the same draws, done by hand
+        crop, crop_cover, crop_gsd = seasonal_crop(tile, 192, rng, min_zoom=0.4, max_zoom_out=0.45,
+                                                   resize=False)
+        assert crop.shape[1] < 192 and crop_gsd == gsd        # tile pixels, the size it will take
+        native = seasonal_pair(crop, crop_cover, 4.0, _bare_bank(), rng, **options)
+        np.testing.assert_array_equal(before, _resize(native[0], 192))
+        np.testing.assert_array_equal(after, _resize(native[1], 192))
+        np.testing.assert_array_equal(any_c, _resize(native[2], 192, labels=True))

@@ -108,15 +108,16 @@ class BatchSampler:
 
     def _seasonal(self, rng: np.random.Generator):
         """A seasonal pair from a land-cover tile (a set drawn with equal weight, then a tile)."""
-        from .seasons import seasonal_crop, seasonal_pair
+        from .seasons import seasonal_example
 
         names = sorted(self._cover_sets)
         source = names[int(rng.integers(len(names)))]
         tiles = self._cover_sets[source]
         tile = tiles[int(rng.integers(len(tiles)))]
-        image, cover, gsd = seasonal_crop(tile, self.size, rng, min_zoom=self.seasonal_min_zoom)
-        before, after, any_c, cons = seasonal_pair(image, cover, gsd, self._bank, rng,
-                                                   buildings=self.buildings, build_share=0.5, source=source)
+        before, after, any_c, cons, gsd = seasonal_example(tile, self.size, self._bank, rng,
+                                                           min_zoom=self.seasonal_min_zoom,
+                                                           buildings=self.buildings, build_share=0.5,
+                                                           source=source)
         return _channels(before, False, gsd), _channels(after, False, gsd), np.stack([any_c, cons])
 
     def batch(self, rng: np.random.Generator, n: int):

@@ -6,7 +6,8 @@ from other sensors and landscapes. :func:`calibrate` therefore
 1. predicts every validation pair (several per dataset: 0.5 m LEVIR and
    Pakistani houses, 2 m DSIFN, 10 m Sentinel-2) and a set of synthetic
    seasonal pairs made from validation land-cover tiles (farmland where
-   nothing was built, :mod:`weipian.learn.seasons`);
+   nothing was built, :mod:`weipian.learn.seasons`) at 1.6–12 m a pixel
+   (:data:`CALIBRATION_SEASONAL_SETS`);
 2. for each threshold of :data:`THRESHOLDS`, scores pixel F1 per dataset
    (each dataset counts once, however many pairs it has) and the share of
    the seasonal pairs flagged as construction;
@@ -28,7 +29,8 @@ import numpy as np
 
 from .samples import LabelledPair
 
-__all__ = ["THRESHOLDS", "FALSE_ALARM_BUDGET", "calibrate", "choose_threshold", "seasonal_validation_pairs"]
+__all__ = ["THRESHOLDS", "FALSE_ALARM_BUDGET", "CALIBRATION_SEASONAL_SETS", "calibrate",
+           "calibration_seasonal_pairs", "choose_threshold", "seasonal_validation_pairs"]
 
 #: Thresholds tried.
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.1, 0.951, 0.05))
@@ -100,7 +102,7 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
         Smallest zoom of the tile crops (:func:`weipian.learn.seasons.seasonal_crop`):
         below 1, the pairs also cover pixel sizes finer than the tiles' own.
     """
-    from .seasons import ParcelBank, seasonal_crop, seasonal_pair
+    from .seasons import ParcelBank, seasonal_example
 
     if not tiles:
         return []
@@ -110,10 +112,39 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
     out = []
     for k in range(count):
         tile = farm[k % len(farm)]
-        image, cover, gsd = seasonal_crop(tile, size, rng, min_zoom=min_zoom)
-        before, after, any_c, cons = seasonal_pair(image, cover, gsd, bank, rng,
-                                                   source=tile.name.split("/")[0])
+        before, after, any_c, cons, gsd = seasonal_example(tile, size, bank, rng, min_zoom=min_zoom,
+                                                           source=tile.name.split("/")[0])
         out.append(LabelledPair(f"seasonal/{k}", "seasonal", before, after, False, gsd, any_c, cons))
+    return out
+
+
+#: The seasonal validation sets of :func:`calibrate`: (count, side in pixels, seed, smallest zoom).
+#: The 128² crops of the ≈ 4 m tiles are 4–12 m a pixel (mostly the coarse group); the 256² and
+#: 512² crops enlarge the tiles' pixels to 1.6–3.5 m, the sizes where the fine threshold applies
+#: and where a harvested field is most often taken for a roof.
+CALIBRATION_SEASONAL_SETS = ((48, 128, 7, 1.0), (24, 256, 8, 0.4), (24, 512, 9, 0.4))
+
+
+def calibration_seasonal_pairs(tiles) -> list[LabelledPair]:
+    """The seasonal pairs :func:`calibrate` holds its false-alarm budget on.
+
+    Parameters
+    ----------
+    tiles : list of LandCoverTile
+        Validation land-cover tiles (never training or held-out ones).
+
+    Returns
+    -------
+    list of LabelledPair
+        The sets of :data:`CALIBRATION_SEASONAL_SETS`, named
+        ``seasonal/<side>/<k>``; nothing built in any of them.
+    """
+    from dataclasses import replace
+
+    out = []
+    for count, size, seed, min_zoom in CALIBRATION_SEASONAL_SETS:
+        for pair in seasonal_validation_pairs(tiles, count=count, size=size, seed=seed, min_zoom=min_zoom):
+            out.append(replace(pair, name=pair.name.replace("seasonal/", f"seasonal/{size}/")))
     return out
 
 
@@ -167,7 +198,7 @@ def calibrate(checkpoint, val_pairs: list[LabelledPair], *, landcover=(), qualit
 
     net, _ = load_checkpoint(checkpoint)
     probs = [predict_pair(net, pair, quality=quality) for pair in val_pairs]
-    seasonal = seasonal_validation_pairs(list(landcover))
+    seasonal = calibration_seasonal_pairs(list(landcover))
     season_probs = [predict_pair(net, pair, quality=quality) for pair in seasonal]
     fine = [k for k, p in enumerate(val_pairs) if p.gsd_m <= COARSE_GSD_M]
     coarse = [k for k, p in enumerate(val_pairs) if p.gsd_m > COARSE_GSD_M]

@@ -21,7 +21,7 @@ from .network import OUTPUTS, STRIDE
 from .tiling import MARGIN, TILE
 from .train import load_checkpoint
 
-__all__ = ["export_onnx", "card_defaults", "save_weights", "write_onnx_with_card"]
+__all__ = ["replace_card", "export_onnx", "card_defaults", "save_weights", "write_onnx_with_card"]
 
 
 class _Probabilities(torch.nn.Module):
@@ -133,4 +133,33 @@ def write_onnx_with_card(module, inputs: dict, path, card: dict) -> Path:
     os.replace(tmp, path)
     text = json.dumps(card, indent=1, ensure_ascii=False)
     path.with_name("model_card.json").write_text(text, encoding="utf-8")
+    return path
+
+
+def replace_card(path, card: dict) -> Path:
+    """Rewrite the card inside an exported ONNX model (and beside it), keeping its network, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``model.onnx`` written by :func:`export_onnx`.
+    card : dict
+        The whole new card.
+    """
+    import onnx
+
+    path = Path(path)
+    model = onnx.load(str(path))
+    kept = [(e.key, e.value) for e in model.metadata_props if e.key != "weipian_card"]
+    del model.metadata_props[:]
+    for key, value in [*kept, ("weipian_card", json.dumps(card, ensure_ascii=False))]:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    tmp = path.with_name(path.name + ".tmp")
+    onnx.save(model, str(tmp))
+    os.replace(tmp, path)
+    text = json.dumps(card, indent=1, ensure_ascii=False)
+    atomic = path.with_name("model_card.json.tmp")
+    atomic.write_text(text, encoding="utf-8")
+    os.replace(atomic, path.with_name("model_card.json"))
     return path

@@ -16,7 +16,7 @@ from pathlib import Path
 from .recipe import CONSTRUCTION_UNKNOWN, DATASETS, UNMARKED_CHANGE, split_pairs
 from .samples import load_building_folder, load_change_folder
 
-__all__ = ["train_from_folders"]
+__all__ = ["train_from_folders", "recalibrate"]
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,49 @@ def _finish(summary: dict, card: dict, output: Path, val_pairs, test_pairs, from
     (output / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "history"},
                                                     indent=1, default=str))
     return summary
+
+
+def recalibrate(folder, data, *, landcover=None, checkpoint: str = "weights.pt") -> dict:
+    """Choose a trained model's thresholds again, on the recipe's validation pairs; its network is kept.
+
+    What :func:`train_from_folders` does at the end of training, for a model
+    already exported: the thresholds, the F1 and false-alarm tables and their
+    leave-one-dataset-out check are replaced on its card (inside
+    ``model.onnx`` and in ``model_card.json``); everything else on the card,
+    and the network, stay.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A model folder: ``model.onnx``, ``model_card.json`` and ``checkpoint``.
+    data : str or Path
+        The change folder the model was trained from (its validation pairs
+        are read, never its test pairs).
+    landcover : str or Path, optional
+        The land-cover folder (its validation tiles make the seasonal pairs).
+    checkpoint : str
+        The weights in ``folder`` to calibrate (``weights.pt``, or ``last.pt``
+        / ``best.pt`` of a training folder).
+
+    Returns
+    -------
+    dict
+        The new card.
+    """
+    from .calibrate import calibrate
+    from .export import replace_card
+    from .landcover import load_landcover_folder
+
+    folder = Path(folder)
+    _, val_pairs, _ = _split(data, use_split=True, leave_out=None, gsd_m=None)
+    if not val_pairs:
+        raise ValueError(f"{data}: no validation pairs of the recipe found; pass the folder the model was "
+                         "trained from (../shared/realdata/train)")
+    tiles = load_landcover_folder(landcover, split="validation") if landcover else []
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    card.update(calibrate(folder / checkpoint, val_pairs, landcover=tiles))
+    replace_card(folder / "model.onnx", card)
+    return card
 
 
 def _choose_checkpoint(output: Path, best, val_pairs, seasonal_tiles) -> tuple[str, dict]:

@@ -39,7 +39,7 @@ from .augment import _building_pieces, _paste, _resize, nuisance
 from .landcover import COVER_CLASSES, LandCoverTile
 from .samples import IGNORE
 
-__all__ = ["ParcelBank", "seasonal_pair", "seasonal_crop", "FARM_CLASSES"]
+__all__ = ["ParcelBank", "seasonal_pair", "seasonal_crop", "seasonal_example", "FARM_CLASSES"]
 
 _C = {name: i for i, name in enumerate(COVER_CLASSES)}
 #: Classes whose parcels change state with the seasons.
@@ -275,7 +275,7 @@ def _paste_buildings(after: np.ndarray, cover: np.ndarray, gsd_m: float, buildin
 
 
 def seasonal_crop(tile: LandCoverTile, size: int, rng: np.random.Generator, *, max_zoom_out: float = 3.0,
-                  min_zoom: float = 1.0):
+                  min_zoom: float = 1.0, resize: bool = True):
     """A random square crop of a land-cover tile at a random pixel size, resized to ``size``.
 
     The crop covers ``size × zoom`` tile pixels, ``zoom`` log-uniform in
@@ -283,6 +283,10 @@ def seasonal_crop(tile: LandCoverTile, size: int, rng: np.random.Generator, *, m
     ``tile.gsd_m × zoom``. A ``min_zoom`` below 1 enlarges the tile's pixels,
     so that 4 m land-cover tiles also give seasonal pairs at 1.6–4 m, the
     pixel sizes of most building change.
+
+    With ``resize=False`` the crop keeps the tile's pixels (``side × side``,
+    ``side = size × zoom`` capped by the tile) and ``gsd_m`` is still the
+    pixel size it takes once resized to ``size``.
 
     Returns
     -------
@@ -296,7 +300,7 @@ def seasonal_crop(tile: LandCoverTile, size: int, rng: np.random.Generator, *, m
     r0, c0 = int(rng.integers(rows - side + 1)), int(rng.integers(cols - side + 1))
     image = tile.image[:, r0:r0 + side, c0:c0 + side]
     cover = tile.cover[r0:r0 + side, c0:c0 + side]
-    if side != size:
+    if side != size and resize:
         image = _resize(image, size)
         cover = cv2.resize(cover, (size, size), interpolation=cv2.INTER_NEAREST)
     k, flip = int(rng.integers(4)), bool(rng.integers(2))
@@ -304,3 +308,42 @@ def seasonal_crop(tile: LandCoverTile, size: int, rng: np.random.Generator, *, m
     if flip:
         image, cover = image[..., ::-1], cover[..., ::-1]
     return np.ascontiguousarray(image), np.ascontiguousarray(cover), tile.gsd_m * side / size
+
+
+def seasonal_example(tile: LandCoverTile, size: int, bank: ParcelBank, rng: np.random.Generator, *,
+                     min_zoom: float = 1.0, max_zoom_out: float = 3.0, **pair_options):
+    """A seasonal pair of a random crop of ``tile``, made at the tile's own pixel size, then resized.
+
+    The parcels are recoloured, the water moved and the footprints pasted on
+    the tile's own pixels (:func:`seasonal_pair`), and only then are both
+    epochs and the labels resized to ``size``: an enlarged crop (``min_zoom``
+    below 1) is equally smooth in both epochs, its changed parcels included,
+    so that a change of sharpness never tells a network "not construction".
+
+    Parameters
+    ----------
+    tile : LandCoverTile
+    size : int
+        Side of the pair in pixels.
+    bank : ParcelBank
+    rng : numpy.random.Generator
+    min_zoom, max_zoom_out : float
+        As :func:`seasonal_crop`.
+    **pair_options
+        Passed to :func:`seasonal_pair` (``buildings``, ``build_share``,
+        ``change_share``, ``source``).
+
+    Returns
+    -------
+    before, after : (4, size, size) ndarray of float32
+    any_change, construction : (size, size) ndarray of uint8
+    gsd_m : float
+        Pixel size of the pair.
+    """
+    image, cover, gsd = seasonal_crop(tile, size, rng, min_zoom=min_zoom, max_zoom_out=max_zoom_out,
+                                      resize=False)
+    before, after, any_c, cons = seasonal_pair(image, cover, tile.gsd_m, bank, rng, **pair_options)
+    if cover.shape[0] != size:
+        before, after = _resize(before, size), _resize(after, size)
+        any_c, cons = _resize(any_c, size, labels=True), _resize(cons, size, labels=True)
+    return before, after, any_c, cons, gsd
