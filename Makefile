@@ -75,7 +75,8 @@ clean:
 # The default change model, exactly as shipped, in two stages: trained on ../shared/realdata/train
 # (held-out pairs, building tiles and land-cover tiles left out, see src/weipian/learn/recipe.py
 # and src/weipian/learn/landcover.py), then fine-tuned with seasonal pairs that also cover 1.6-4 m
-# pixels (--seasonal-min-zoom 0.4); thresholds calibrated on the validation pairs and seasonal
+# pixels (--seasonal-min-zoom 0.4); both stages make their seasonal pairs on the resized crop
+# (--seasonal-made-on crop), as weipian 0.4 did; thresholds calibrated on the validation pairs and seasonal
 # pairs (src/weipian/learn/calibrate.py), then copied into the package. Resumable: run it again
 # after an interruption and each stage continues from its last.pt.
 REALDATA ?= ../shared/realdata
@@ -84,10 +85,10 @@ TUNE_STEPS ?= 3000
 TRAIN_DATA = --data $(REALDATA)/train --buildings $(REALDATA)/train/buildings \
 	--landcover $(REALDATA)/train/landcover
 model: $(STAMP)
-	$(VENV)/bin/weipian train out/models/stage1 $(TRAIN_DATA) \
+	$(VENV)/bin/weipian train out/models/stage1 $(TRAIN_DATA) --seasonal-made-on crop \
 		--arch lean --steps $(MODEL_STEPS) --batch 16 --val-every 500 --seed 0 --resume
 	$(VENV)/bin/weipian train out/models/default $(TRAIN_DATA) --from-model out/models/stage1/weights.pt \
-		--seasonal-min-zoom 0.4 --steps $(TUNE_STEPS) --batch 16 --lr 5e-4 --val-every 1000 --seed 3 \
+		--seasonal-made-on crop --seasonal-min-zoom 0.4 --steps $(TUNE_STEPS) --batch 16 --lr 5e-4 --val-every 1000 --seed 3 \
 		--threads 1 --resume
 	cp out/models/default/model.onnx out/models/default/weights.pt out/models/default/model_card.json \
 		src/weipian/learn/default/

@@ -319,3 +319,22 @@ def test_an_enlarged_seasonal_example_is_made_on_the_tiles_own_pixels_then_resiz
         np.testing.assert_array_equal(before, _resize(native[0], 192))
         np.testing.assert_array_equal(after, _resize(native[1], 192))
         np.testing.assert_array_equal(any_c, _resize(native[2], 192, labels=True))
+
+
+def test_seasonal_examples_made_on_the_crop_are_the_earlier_recipe():
+    """made_on="crop" (stages 1 and 2 of make model) is crop, resize, then make the pair."""
+    from weipian.learn.landcover import LandCoverTile
+    from weipian.learn.seasons import seasonal_crop, seasonal_example, seasonal_pair
+
+    image, cover = _farm_tile(np.random.default_rng(8))
+    tile = LandCoverTile("test/farm", image, cover, 4.0)
+    made = seasonal_example(tile, 64, _bare_bank(), np.random.default_rng(1), min_zoom=0.4, made_on="crop",
+                            source="test")
+    rng = np.random.default_rng(1)
+    crop, crop_cover, gsd = seasonal_crop(tile, 64, rng, min_zoom=0.4)
+    by_hand = seasonal_pair(crop, crop_cover, gsd, _bare_bank(), rng, source="test")
+    for got, want in zip(made[:4], by_hand):
+        np.testing.assert_array_equal(got, want)
+    assert made[4] == gsd
+    with pytest.raises(ValueError, match="made_on"):
+        seasonal_example(tile, 64, _bare_bank(), rng, made_on="pixels")

@@ -46,6 +46,9 @@ import click
 @click.option("--seasonal-min-zoom", type=click.FloatRange(min=0.1, max=3.0), default=1.0, show_default=True,
               help="Smallest zoom of the land-cover crops of seasonal pairs: below 1 enlarges their pixels "
               "(0.4: 4 m tiles also at 1.6 m).")
+@click.option("--seasonal-made-on", type=click.Choice(["tile", "crop"]), default="tile", show_default=True,
+              help="Make seasonal pairs on the land-cover tile's own pixels, then resize (tile), or on the "
+              "resized crop (crop: the recipe of models 0.2-0.4).")
 @click.option("--relabel-unmarked", is_flag=True,
               help="Relabel the strong change the OSCD and DSIFN training labels leave unmarked "
               "(OSCD: change, not construction; DSIFN: unknown).")
@@ -54,7 +57,8 @@ import click
 @click.pass_context
 def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, verified_manifest, before, after,
               bands, outcome_column, from_model, split, leave_out, gsd, steps, batch, crop, lr, seed,
-              val_every, threads, resume, seasonal_min_zoom, relabel_unmarked, class_weight_power):
+              val_every, threads, resume, seasonal_min_zoom, seasonal_made_on, relabel_unmarked,
+              class_weight_power):
     """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
 
     From labelled pairs (--data), a bureau's verified patches (--patches with
@@ -95,7 +99,7 @@ def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, veri
     tuning = from_model is not None
     config = TrainConfig(steps=steps or (300 if tuning else 3000), batch=batch, crop=crop,
                          lr=lr or (5e-4 if tuning else 2e-3), seed=seed, val_every=val_every, threads=threads,
-                         arch=arch, seasonal_min_zoom=seasonal_min_zoom)
+                         arch=arch, seasonal_min_zoom=seasonal_min_zoom, seasonal_made_on=seasonal_made_on)
     summary = train_from_folders(data, output, buildings=buildings, leave_out=leave_out, config=config,
                                  extra_pairs=extra, from_model=from_model, resume=resume,
                                  progress=show_progress(ctx), use_split=split, gsd_m=gsd, landcover=landcover,

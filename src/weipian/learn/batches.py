@@ -57,6 +57,8 @@ class BatchSampler:
     seasonal_min_zoom : float
         Smallest zoom of the land-cover crops of seasonal pairs
         (:func:`weipian.learn.seasons.seasonal_crop`; below 1 enlarges).
+    seasonal_made_on : {"tile", "crop"}
+        Where seasonal pairs are made (:func:`weipian.learn.seasons.seasonal_example`).
     """
 
     pairs: list[LabelledPair]
@@ -69,6 +71,7 @@ class BatchSampler:
     exchange_share: float = 0.2
     rgb_only: bool = False
     seasonal_min_zoom: float = 1.0
+    seasonal_made_on: str = "tile"
 
     def __post_init__(self):
         self.datasets = sorted({p.dataset for p in self.pairs})
@@ -116,6 +119,7 @@ class BatchSampler:
         tile = tiles[int(rng.integers(len(tiles)))]
         before, after, any_c, cons, gsd = seasonal_example(tile, self.size, self._bank, rng,
                                                            min_zoom=self.seasonal_min_zoom,
+                                                           made_on=self.seasonal_made_on,
                                                            buildings=self.buildings, build_share=0.5,
                                                            source=source)
         return _channels(before, False, gsd), _channels(after, False, gsd), np.stack([any_c, cons])

@@ -73,6 +73,10 @@ class TrainConfig:
     working_gsd_m : float or None
         Imagery finer than this is averaged down before the network, at
         validation and inference (None: always native).
+    seasonal_made_on : {"tile", "crop"}
+        Seasonal pairs made on the land-cover tile's own pixels, then
+        resized (``"tile"``), or on the resized crop (``"crop"``: models
+        0.2–0.4; see :func:`weipian.learn.seasons.seasonal_example`).
     seasonal_min_zoom : float
         Smallest zoom of the land-cover crops of seasonal pairs (1: the
         tiles' own pixel size and coarser; 0.4: 4 m tiles also at 1.6 m).
@@ -94,6 +98,7 @@ class TrainConfig:
     rgb_only: bool = True
     working_gsd_m: float | None = 1.0
     seasonal_min_zoom: float = 1.0
+    seasonal_made_on: str = "tile"
 
 
 def _device() -> torch.device:
@@ -279,7 +284,8 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
                            synthetic_share=config.synthetic_share, weights=config.weights or None,
                            landcover=list(landcover),
                            seasonal_share=config.seasonal_share, exchange_share=config.exchange_share,
-                           rgb_only=config.rgb_only, seasonal_min_zoom=config.seasonal_min_zoom)
+                           rgb_only=config.rgb_only, seasonal_min_zoom=config.seasonal_min_zoom,
+                           seasonal_made_on=config.seasonal_made_on)
     started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)  # adds up over resumes
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="training", unit="step")
     net.train()
