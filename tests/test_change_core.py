@@ -338,3 +338,24 @@ def test_seasonal_examples_made_on_the_crop_are_the_earlier_recipe():
     assert made[4] == gsd
     with pytest.raises(ValueError, match="made_on"):
         seasonal_example(tile, 64, _bare_bank(), rng, made_on="pixels")
+
+
+def test_the_calibration_of_0_4_is_kept_by_name():
+    """make model calibrates the shipped weights as 0.4 was: 48 pairs of 128², made on the crop."""
+    from weipian.learn.calibrate import CALIBRATIONS, calibration_seasonal_pairs, seasonal_validation_pairs
+    from weipian.learn.landcover import LandCoverTile
+
+    rng = np.random.default_rng(6)
+    tiles = []
+    for k in range(3):
+        image, cover = _farm_tile(rng)
+        tiles.append(LandCoverTile(f"gid15/farm{k}", np.pad(image, ((0, 0), (0, 64), (0, 64)), mode="reflect"),
+                                   np.pad(cover, ((0, 64), (0, 64)), mode="reflect"), 4.0))
+    old = calibration_seasonal_pairs(tiles, "0.4")
+    assert set(CALIBRATIONS) >= {"current", "0.4"} and len(old) == 48
+    by_hand = seasonal_validation_pairs(tiles, made_on="crop")
+    for got, want in zip(old, by_hand):
+        np.testing.assert_array_equal(got.after, want.after)
+        assert got.gsd_m == want.gsd_m >= 4.0
+    with pytest.raises(ValueError, match="calibration"):
+        calibration_seasonal_pairs(tiles, "0.3")

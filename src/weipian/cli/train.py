@@ -49,6 +49,9 @@ import click
 @click.option("--seasonal-made-on", type=click.Choice(["tile", "crop"]), default="tile", show_default=True,
               help="Make seasonal pairs on the land-cover tile's own pixels, then resize (tile), or on the "
               "resized crop (crop: the recipe of models 0.2-0.4).")
+@click.option("--calibration", type=click.Choice(["current", "0.4"]), default="current", show_default=True,
+              help="Seasonal pairs that hold the thresholds' false-alarm budget: current (1.6-12 m) or 0.4 "
+              "(the 128-px pairs weipian 0.2-0.4 were calibrated on).")
 @click.option("--relabel-unmarked", is_flag=True,
               help="Relabel the strong change the OSCD and DSIFN training labels leave unmarked "
               "(OSCD: change, not construction; DSIFN: unknown).")
@@ -57,7 +60,7 @@ import click
 @click.pass_context
 def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, verified_manifest, before, after,
               bands, outcome_column, from_model, split, leave_out, gsd, steps, batch, crop, lr, seed,
-              val_every, threads, resume, seasonal_min_zoom, seasonal_made_on, relabel_unmarked,
+              val_every, threads, resume, seasonal_min_zoom, seasonal_made_on, calibration, relabel_unmarked,
               class_weight_power):
     """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
 
@@ -103,7 +106,7 @@ def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, veri
     summary = train_from_folders(data, output, buildings=buildings, leave_out=leave_out, config=config,
                                  extra_pairs=extra, from_model=from_model, resume=resume,
                                  progress=show_progress(ctx), use_split=split, gsd_m=gsd, landcover=landcover,
-                                 relabel_unmarked=relabel_unmarked)
+                                 relabel_unmarked=relabel_unmarked, calibration=calibration)
     last = summary["history"][-1] if summary["history"] else {}
     click.echo(f"model written to {summary['onnx']} ({summary['parameters']:,} parameters, "
                f"{config.steps} steps in {summary['seconds']:.0f} s on {summary['device']}; "

@@ -29,7 +29,7 @@ import numpy as np
 
 from .samples import LabelledPair
 
-__all__ = ["THRESHOLDS", "FALSE_ALARM_BUDGET", "CALIBRATION_SEASONAL_SETS", "calibrate",
+__all__ = ["THRESHOLDS", "FALSE_ALARM_BUDGET", "CALIBRATION_SEASONAL_SETS", "CALIBRATIONS", "calibrate",
            "calibration_seasonal_pairs", "choose_threshold", "seasonal_validation_pairs"]
 
 #: Thresholds tried.
@@ -86,8 +86,8 @@ def choose_threshold(f1_by_dataset: dict[str, list[float]], flagged: list[float]
     return float(THRESHOLDS[int(np.argmax(score))])
 
 
-def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
-                              seed: int = 7, min_zoom: float = 1.0) -> list[LabelledPair]:
+def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128, seed: int = 7,
+                              min_zoom: float = 1.0, made_on: str = "tile") -> list[LabelledPair]:
     """Synthetic seasonal pairs (nothing built) from land-cover tiles, as labelled pairs.
 
     Parameters
@@ -101,6 +101,8 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
     min_zoom : float
         Smallest zoom of the tile crops (:func:`weipian.learn.seasons.seasonal_crop`):
         below 1, the pairs also cover pixel sizes finer than the tiles' own.
+    made_on : {"tile", "crop"}
+        As :func:`weipian.learn.seasons.seasonal_example`.
     """
     from .seasons import ParcelBank, seasonal_example
 
@@ -113,7 +115,7 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
     for k in range(count):
         tile = farm[k % len(farm)]
         before, after, any_c, cons, gsd = seasonal_example(tile, size, bank, rng, min_zoom=min_zoom,
-                                                           source=tile.name.split("/")[0])
+                                                           made_on=made_on, source=tile.name.split("/")[0])
         out.append(LabelledPair(f"seasonal/{k}", "seasonal", before, after, False, gsd, any_c, cons))
     return out
 
@@ -124,14 +126,21 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128,
 #: and where a harvested field is most often taken for a roof.
 CALIBRATION_SEASONAL_SETS = ((48, 128, 7, 1.0), (24, 256, 8, 0.4), (24, 512, 9, 0.4))
 
+#: Calibrations by name: seasonal sets and where their pairs are made. ``"0.4"`` is the calibration
+#: of weipian 0.2–0.4 (48 pairs of 128², made on the resized crop), kept so that ``make model``
+#: reproduces the shipped card's thresholds.
+CALIBRATIONS = {"current": (CALIBRATION_SEASONAL_SETS, "tile"), "0.4": (((48, 128, 7, 1.0),), "crop")}
 
-def calibration_seasonal_pairs(tiles) -> list[LabelledPair]:
+
+def calibration_seasonal_pairs(tiles, calibration: str = "current") -> list[LabelledPair]:
     """The seasonal pairs :func:`calibrate` holds its false-alarm budget on.
 
     Parameters
     ----------
     tiles : list of LandCoverTile
         Validation land-cover tiles (never training or held-out ones).
+    calibration : str
+        A key of :data:`CALIBRATIONS`.
 
     Returns
     -------
@@ -141,9 +150,13 @@ def calibration_seasonal_pairs(tiles) -> list[LabelledPair]:
     """
     from dataclasses import replace
 
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {', '.join(CALIBRATIONS)}, not {calibration!r}")
+    sets, made_on = CALIBRATIONS[calibration]
     out = []
-    for count, size, seed, min_zoom in CALIBRATION_SEASONAL_SETS:
-        for pair in seasonal_validation_pairs(tiles, count=count, size=size, seed=seed, min_zoom=min_zoom):
+    for count, size, seed, min_zoom in sets:
+        for pair in seasonal_validation_pairs(tiles, count=count, size=size, seed=seed, min_zoom=min_zoom,
+                                              made_on=made_on):
             out.append(replace(pair, name=pair.name.replace("seasonal/", f"seasonal/{size}/")))
     return out
 
@@ -171,7 +184,8 @@ def _choose(pairs, probs, flagged, channel: int) -> dict:
     return {"threshold": pooled, "f1": {d: v[idx] for d, v in table.items()}, "table": table, "lodo": lodo}
 
 
-def calibrate(checkpoint, val_pairs: list[LabelledPair], *, landcover=(), quality: str = "fast") -> dict:
+def calibrate(checkpoint, val_pairs: list[LabelledPair], *, landcover=(), quality: str = "fast",
+              calibration: str = "current") -> dict:
     """Calibrate the thresholds of a checkpoint; the model-card fields.
 
     Parameters
@@ -185,6 +199,8 @@ def calibrate(checkpoint, val_pairs: list[LabelledPair], *, landcover=(), qualit
         :func:`weipian.learn.landcover.load_landcover_folder`; never training
         or held-out ones): the seasonal pairs are made from them.
     quality : {"fast", "balanced", "accurate"}
+    calibration : str
+        Which seasonal pairs hold the budget (a key of :data:`CALIBRATIONS`).
 
     Returns
     -------
@@ -198,7 +214,7 @@ def calibrate(checkpoint, val_pairs: list[LabelledPair], *, landcover=(), qualit
 
     net, _ = load_checkpoint(checkpoint)
     probs = [predict_pair(net, pair, quality=quality) for pair in val_pairs]
-    seasonal = calibration_seasonal_pairs(list(landcover))
+    seasonal = calibration_seasonal_pairs(list(landcover), calibration)
     season_probs = [predict_pair(net, pair, quality=quality) for pair in seasonal]
     fine = [k for k, p in enumerate(val_pairs) if p.gsd_m <= COARSE_GSD_M]
     coarse = [k for k, p in enumerate(val_pairs) if p.gsd_m > COARSE_GSD_M]

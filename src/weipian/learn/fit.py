@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def train_from_folders(data, output, *, buildings=None, leave_out: str | None = None, config=None,
                        extra_pairs=(), from_model=None, resume: bool = False, progress: bool = True,
                        use_split: bool = True, gsd_m: float | None = None, landcover=None,
-                       relabel_unmarked: bool = False) -> dict:
+                       relabel_unmarked: bool = False, calibration: str = "current") -> dict:
     """Train on labelled folders and export ``model.onnx`` with its card.
 
     Parameters
@@ -57,6 +57,9 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         Relabel the strong change the OSCD and DSIFN training labels leave
         unmarked (:mod:`weipian.learn.unmarked`, :data:`~weipian.learn.recipe.UNMARKED_CHANGE`).
         Off by default: the shipped weights were trained without it.
+    calibration : str
+        Which seasonal pairs hold the thresholds' false-alarm budget
+        (:data:`weipian.learn.calibrate.CALIBRATIONS`).
 
     Returns
     -------
@@ -96,7 +99,8 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         card["fine_tuned_from"] = str(from_model)
         base = _base_card(from_model)
         card["stages"] = base.get("stages", [_stage(base)] if base else []) + [_stage(card)]
-    return _finish(summary, card, Path(output), val_pairs, test_pairs, from_model, landcover)
+    card["calibration"] = calibration
+    return _finish(summary, card, Path(output), val_pairs, test_pairs, from_model, landcover, calibration)
 
 
 def _split(data, *, use_split: bool, leave_out, gsd_m, relabel_unmarked: bool = False):
@@ -143,7 +147,8 @@ def _landcover_buildings(cover) -> list:
     return out
 
 
-def _finish(summary: dict, card: dict, output: Path, val_pairs, test_pairs, from_model, landcover) -> dict:
+def _finish(summary: dict, card: dict, output: Path, val_pairs, test_pairs, from_model, landcover,
+            calibration: str = "current") -> dict:
     """Thresholds calibrated on the validation pairs, ONNX export with the card, ``summary.json``."""
     from .export import export_onnx
 
@@ -151,7 +156,8 @@ def _finish(summary: dict, card: dict, output: Path, val_pairs, test_pairs, from
         from .landcover import load_landcover_folder
 
         seasonal_tiles = load_landcover_folder(landcover, split="validation") if landcover else []
-        chosen, calibrated = _choose_checkpoint(output, summary["best"], val_pairs, seasonal_tiles)
+        chosen, calibrated = _choose_checkpoint(output, summary["best"], val_pairs, seasonal_tiles,
+                                                calibration)
         summary["best"] = chosen
         card.update(calibrated)
     elif from_model is not None:  # fine-tuned without validation pairs: keep the base model's thresholds
@@ -165,7 +171,8 @@ def _finish(summary: dict, card: dict, output: Path, val_pairs, test_pairs, from
     return summary
 
 
-def recalibrate(folder, data, *, landcover=None, checkpoint: str = "weights.pt") -> dict:
+def recalibrate(folder, data, *, landcover=None, checkpoint: str = "weights.pt",
+                calibration: str = "current") -> dict:
     """Choose a trained model's thresholds again, on the recipe's validation pairs; its network is kept.
 
     What :func:`train_from_folders` does at the end of training, for a model
@@ -186,6 +193,8 @@ def recalibrate(folder, data, *, landcover=None, checkpoint: str = "weights.pt")
     checkpoint : str
         The weights in ``folder`` to calibrate (``weights.pt``, or ``last.pt``
         / ``best.pt`` of a training folder).
+    calibration : str
+        A key of :data:`weipian.learn.calibrate.CALIBRATIONS`.
 
     Returns
     -------
@@ -203,12 +212,13 @@ def recalibrate(folder, data, *, landcover=None, checkpoint: str = "weights.pt")
                          "trained from (../shared/realdata/train)")
     tiles = load_landcover_folder(landcover, split="validation") if landcover else []
     card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
-    card.update(calibrate(folder / checkpoint, val_pairs, landcover=tiles))
+    card.update(calibrate(folder / checkpoint, val_pairs, landcover=tiles, calibration=calibration))
+    card["calibration"] = calibration
     replace_card(folder / "model.onnx", card)
     return card
 
 
-def _choose_checkpoint(output: Path, best, val_pairs, seasonal_tiles) -> tuple[str, dict]:
+def _choose_checkpoint(output: Path, best, val_pairs, seasonal_tiles, calibration: str = "current"):
     """Of ``best.pt`` (best F1 at 0.5 during training) and ``last.pt``, the one with the better calibrated F1.
 
     Both are calibrated (:func:`weipian.learn.calibrate.calibrate`) on the
@@ -229,7 +239,7 @@ def _choose_checkpoint(output: Path, best, val_pairs, seasonal_tiles) -> tuple[s
         candidates.append(last)
     results = {}
     for path in candidates:
-        card = calibrate(path, val_pairs, landcover=seasonal_tiles)
+        card = calibrate(path, val_pairs, landcover=seasonal_tiles, calibration=calibration)
         groups = card["validation_f1_at_thresholds"].values()
         results[path] = (float(np.mean([np.mean(list(g.values())) for g in groups])), card)
     chosen = max(results, key=lambda p: results[p][0])

@@ -314,15 +314,15 @@ def seasonal_example(tile: LandCoverTile, size: int, bank: ParcelBank, rng: np.r
                      min_zoom: float = 1.0, max_zoom_out: float = 3.0, made_on: str = "tile", **pair_options):
     """A seasonal pair of a random crop of ``tile``, made at the tile's own pixel size, then resized.
 
-    The parcels are recoloured and the water moved on the tile's own pixels
-    (:func:`seasonal_pair`), and only then are both epochs and the labels
-    resized to ``size``: an enlarged crop (``min_zoom`` below 1) is equally
-    smooth in both epochs, its changed parcels included, so that a change of
-    sharpness never tells a network "not construction". Footprints are pasted
-    after the resize, at the pair's own pixel size, as crisp as the roofs of
-    imagery that fine (pasted on the 4 m pixels and enlarged, a house would
-    be a blur no satellite shows); exchanged in half the pairs, they are
-    demolitions.
+    The parcels are recoloured, the water moved and the footprints pasted on
+    the tile's own pixels (:func:`seasonal_pair`), and only then are both
+    epochs and the labels resized to ``size``: an enlarged crop (``min_zoom``
+    below 1) is equally smooth in both epochs, its changed parcels and pasted
+    roofs included, so that a change of sharpness never tells a network
+    "not construction" — nor "construction": footprints pasted crisp after
+    the resize onto the enlarged, soft fields taught a network that lesson
+    (a 3,000-step fine-tune flagged 3.7 % of the enlarged validation seasonal
+    pairs at 0.10 and 0.71 % even at 0.95, and held-out F1 fell to 0.405).
 
     Parameters
     ----------
@@ -355,17 +355,8 @@ def seasonal_example(tile: LandCoverTile, size: int, bank: ParcelBank, rng: np.r
         return (*seasonal_pair(image, cover, gsd, bank, rng, **pair_options), gsd)
     image, cover, gsd = seasonal_crop(tile, size, rng, min_zoom=min_zoom, max_zoom_out=max_zoom_out,
                                       resize=False)
-    buildings = pair_options.pop("buildings", ())
-    build_share = pair_options.pop("build_share", 0.0)
     before, after, any_c, cons = seasonal_pair(image, cover, tile.gsd_m, bank, rng, **pair_options)
     if cover.shape[0] != size:
         before, after = _resize(before, size), _resize(after, size)
         any_c, cons = _resize(any_c, size, labels=True), _resize(cons, size, labels=True)
-        cover = cv2.resize(cover, (size, size), interpolation=cv2.INTER_NEAREST)
-    if buildings and rng.random() < build_share:  # footprints at the pair's own pixel size, crisp
-        built = _paste_buildings(after, cover, gsd, buildings, rng)
-        any_c[built], cons[built] = 1, 1
-        if rng.random() < 0.5:  # a pasted building the other way round is a demolition
-            before, after = after, before
-            cons[built] = 0
     return before, after, any_c, cons, gsd
