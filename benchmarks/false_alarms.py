@@ -140,18 +140,31 @@ def _summary(title: str, rows) -> None:
           f"patches/km²)\n")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def model_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--realdata``, ``--model`` and ``--quality``, as the real-data benchmarks here take them."""
     parser.add_argument("--realdata", default=str(ROOT.parent / "shared" / "realdata"))
     parser.add_argument("--model", default="default")
     parser.add_argument("--quality", default="fast", choices=QUALITIES)
-    parser.add_argument("--seasonal", type=int, default=40, help="number of synthetic seasonal pairs")
-    args = parser.parse_args()
+    return parser
+
+
+def realdata_to_measure(args) -> Path | None:
+    """The real-data folder of ``args`` (None, and says why, where it is missing); warnings silenced."""
     realdata = Path(args.realdata)
     if not (realdata / "train").exists():
         print(f"no real data at {realdata}; nothing to measure")
-        return
+        return None
     warnings.simplefilter("ignore")  # resolution and plausibility warnings are part of what is measured
+    return realdata
+
+
+def main() -> None:
+    parser = model_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--seasonal", type=int, default=40, help="number of synthetic seasonal pairs")
+    args = parser.parse_args()
+    realdata = realdata_to_measure(args)
+    if realdata is None:
+        return
     print(f"model: {args.model}, quality {args.quality}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

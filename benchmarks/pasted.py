@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +33,9 @@ from scipy import ndimage
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from false_alarms import _cva, _flags, _write  # noqa: E402
+from false_alarms import _cva, _flags, _write, model_arguments, realdata_to_measure  # noqa: E402
 
-from weipian.learn.resolution import QUALITIES  # noqa: E402
+from weipian.testing.scores import pixel_scores  # noqa: E402
 
 #: Smallest roof pasted (m²): twice the default minimum mapping unit, so that a roof found is a patch.
 MIN_ROOF_M2 = 100.0
@@ -92,80 +91,62 @@ def pasted_pairs(realdata: Path, count: int, seed: int = 21):
 
 
 def measure(realdata: Path, tmp: Path, *, count: int, model, quality) -> None:
-    found, base_found = {}, {}
-    demolished_flagged, demolished_base = [], []
-    rest, rest_base, f1, f1_base = [], [], [], []
+    roofs_seen = []        # (kind, source, found by weipian, found by CVA + Otsu), one per new roof
+    demolished_flagged = {"ours": [], "cva": []}
+    rest = {"ours": [], "cva": []}
+    f1 = {"ours": [], "cva": []}
     print(f"{'pair':12s} {'roofs':>5s} {'found':>5s} {'rest %':>7s} | {'CVA found':>9s} {'CVA rest %':>10s}")
     for name, before, after, gsd, roofs, recoloured, demolished, source in pasted_pairs(realdata, count):
         stem = name.replace("/", "_")
         b = _write(tmp / f"{stem}_b.tif", before, gsd)
         a = _write(tmp / f"{stem}_a.tif", after, gsd)
-        ours, _ = _flags(b, a, model=model, quality=quality)
-        base, _ = _cva(b, a, gsd)
+        flags = {"ours": _flags(b, a, model=model, quality=quality)[0], "cva": _cva(b, a, gsd)[0]}
         on_roof = roofs > 0
         quiet = ~ndimage.binary_dilation(on_roof, iterations=3)
-        rest.append(float(ours[quiet].mean()))
-        rest_base.append(float(base[quiet].mean()))
+        for key, mask in flags.items():
+            rest[key].append(float(mask[quiet].mean()))
         if demolished:
-            demolished_flagged.append(float(ours[on_roof].mean()) if on_roof.any() else 0.0)
-            demolished_base.append(float(base[on_roof].mean()) if on_roof.any() else 0.0)
-            print(f"{name:12s} {int(roofs.max()):5d} {'demol.':>5s} {100 * rest[-1]:7.3f} | {'':9s} "
-                  f"{100 * rest_base[-1]:10.3f}", flush=True)
+            for key, mask in flags.items():
+                demolished_flagged[key].append(float(mask[on_roof].mean()) if on_roof.any() else 0.0)
+            print(f"{name:12s} {int(roofs.max()):5d} {'demol.':>5s} {100 * rest['ours'][-1]:7.3f} | {'':9s} "
+                  f"{100 * rest['cva'][-1]:10.3f}", flush=True)
             continue
-        hits = hits_base = 0
+        pair_roofs = []
         for roof in range(1, int(roofs.max()) + 1):
             sel = roofs == roof
-            group = ("recoloured" if roof in recoloured else "own pixels") + f", {source}"
-            found.setdefault(group, [0, 0])
-            base_found.setdefault(group, [0, 0])
-            got, got_base = ours[sel].mean() >= 0.3, base[sel].mean() >= 0.3
-            found[group][0] += int(got)
-            found[group][1] += 1
-            base_found[group][0] += int(got_base)
-            base_found[group][1] += 1
-            hits += int(got)
-            hits_base += int(got_base)
-        f1.append(_f1(ours, on_roof))
-        f1_base.append(_f1(base, on_roof))
-        print(f"{name:12s} {int(roofs.max()):5d} {hits:5d} {100 * rest[-1]:7.3f} | {hits_base:9d} "
-              f"{100 * rest_base[-1]:10.3f}", flush=True)
+            kind = "recoloured" if roof in recoloured else "own pixels"
+            found = [flags[key][sel].mean() >= 0.3 for key in ("ours", "cva")]
+            pair_roofs.append((kind, source, *found))
+        roofs_seen += pair_roofs
+        for key, mask in flags.items():
+            f1[key].append(pixel_scores(mask, on_roof)["f1"])
+        print(f"{name:12s} {int(roofs.max()):5d} {sum(r[2] for r in pair_roofs):5d} "
+              f"{100 * rest['ours'][-1]:7.3f} | {sum(r[3] for r in pair_roofs):9d} "
+              f"{100 * rest['cva'][-1]:10.3f}", flush=True)
     print()
     for kind in ("own pixels", "recoloured"):
-        groups = sorted(g for g in found if g.startswith(kind))
-        for group in groups + [kind]:
-            got = sum(found[g][0] for g in groups) if group == kind else found[group][0]
-            total = sum(found[g][1] for g in groups) if group == kind else found[group][1]
-            got_base = sum(base_found[g][0] for g in groups) if group == kind else base_found[group][0]
-            print(f"object recall, roofs with {group + (', all' if group == kind else '')} ({total}): "
-                  f"weipian {got / max(1, total):.3f}, CVA + Otsu {got_base / max(1, total):.3f}")
-    print(f"pixel F1 of construction (pairs with new roofs): weipian {np.mean(f1):.3f}, CVA + Otsu "
-          f"{np.mean(f1_base):.3f}")
+        of_kind = [r for r in roofs_seen if r[0] == kind]
+        for source in sorted({r[1] for r in of_kind}) + ["all"]:
+            sel = [r for r in of_kind if source in ("all", r[1])]
+            n = max(1, len(sel))
+            print(f"object recall, roofs with {kind}, {source} ({len(sel)}): "
+                  f"weipian {sum(r[2] for r in sel) / n:.3f}, CVA + Otsu {sum(r[3] for r in sel) / n:.3f}")
+    print(f"pixel F1 of construction (pairs with new roofs): weipian {np.mean(f1['ours']):.3f}, "
+          f"CVA + Otsu {np.mean(f1['cva']):.3f}")
     print("demolished roof pixels flagged as construction: "
-          f"weipian {100 * np.mean(demolished_flagged):.1f} %, "
-          f"CVA + Otsu {100 * np.mean(demolished_base):.1f} %")
+          f"weipian {100 * np.mean(demolished_flagged['ours']):.1f} %, "
+          f"CVA + Otsu {100 * np.mean(demolished_flagged['cva']):.1f} %")
     print("rest of the scene flagged (seasonal change, nothing built): "
-          f"weipian {100 * np.mean(rest):.3f} %, "
-          f"CVA + Otsu {100 * np.mean(rest_base):.3f} %")
-
-
-def _f1(flags: np.ndarray, truth: np.ndarray) -> float:
-    tp = float((flags & truth).sum())
-    denom = float(flags.sum() + truth.sum())
-    return 2 * tp / denom if denom else 1.0
+          f"weipian {100 * np.mean(rest['ours']):.3f} %, CVA + Otsu {100 * np.mean(rest['cva']):.3f} %")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--realdata", default=str(ROOT.parent / "shared" / "realdata"))
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--quality", default="fast", choices=QUALITIES)
+    parser = model_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--pairs", type=int, default=40)
     args = parser.parse_args()
-    realdata = Path(args.realdata)
-    if not (realdata / "train").exists():
-        print(f"no real data at {realdata}; nothing to measure")
+    realdata = realdata_to_measure(args)
+    if realdata is None:
         return
-    warnings.simplefilter("ignore")  # resolution and plausibility warnings are part of what is measured
     print(f"model: {args.model}, quality {args.quality}; held-out roofs on held-out farmland, 1.75 m")
     with tempfile.TemporaryDirectory() as tmp:
         measure(realdata, Path(tmp), count=args.pairs, model=args.model, quality=args.quality)

@@ -211,12 +211,9 @@ def test_guard_is_silent_on_the_sample_batch(small_batch):
     assert found.attrs["weipian"]["guard"]["plausible"]
 
 
-def test_int8_model_agrees_with_the_float_model(tmp_path):
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnxruntime.quantization")
-    from weipian.learn.export import export_onnx
+def _small_lean_checkpoint(torch, tmp_path):
+    """An untrained lean network (widths 8-16-24-32, RGB, 1 m working resolution) saved as a checkpoint."""
     from weipian.learn.network import build_network
-    from weipian.learn.quantise import agreement, quantise
 
     torch.manual_seed(0)
     net = build_network("lean", (8, 16, 24, 32))
@@ -224,7 +221,16 @@ def test_int8_model_agrees_with_the_float_model(tmp_path):
     torch.save({"model": net.state_dict(), "config": {"arch": "lean", "widths": [8, 16, 24, 32],
                                                       "rgb_only": True, "working_gsd_m": 1.0},
                 "step": 0, "best": None}, ckpt)
-    float_path = export_onnx(ckpt, tmp_path / "model.onnx")
+    return ckpt
+
+
+def test_int8_model_agrees_with_the_float_model(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime.quantization")
+    from weipian.learn.export import export_onnx
+    from weipian.learn.quantise import agreement, quantise
+
+    float_path = export_onnx(_small_lean_checkpoint(torch, tmp_path), tmp_path / "model.onnx")
     rng = np.random.default_rng(0)
     tiles = []
     for _ in range(6):
@@ -271,15 +277,8 @@ def test_replace_card_keeps_the_network(tmp_path):
     torch = pytest.importorskip("torch")
     from weipian.learn.export import export_onnx, replace_card
     from weipian.learn.model import ChangeModel
-    from weipian.learn.network import build_network
 
-    torch.manual_seed(0)
-    net = build_network("lean", (8, 16, 24, 32))
-    ckpt = tmp_path / "net.pt"
-    torch.save({"model": net.state_dict(), "config": {"arch": "lean", "widths": [8, 16, 24, 32],
-                                                      "rgb_only": True, "working_gsd_m": 1.0},
-                "step": 0, "best": None}, ckpt)
-    path = export_onnx(ckpt, tmp_path / "model.onnx")
+    path = export_onnx(_small_lean_checkpoint(torch, tmp_path), tmp_path / "model.onnx")
     x = np.random.default_rng(1).random((1, 6, 320, 320)).astype(np.float32)
     y = x[:, :, ::-1].copy()
     before = ChangeModel(path).run(x, y)

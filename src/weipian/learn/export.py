@@ -126,14 +126,7 @@ def write_onnx_with_card(module, inputs: dict, path, card: dict) -> Path:
     torch.onnx.export(module, tuple(inputs.values()), str(tmp), input_names=list(inputs),
                       output_names=["probability"], opset_version=17, dynamo=False,
                       dynamic_axes={name: axes for name in [*inputs, "probability"]})
-    model = onnx.load(str(tmp))
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "weipian_card", json.dumps(card, ensure_ascii=False)
-    onnx.save(model, str(tmp))
-    os.replace(tmp, path)
-    text = json.dumps(card, indent=1, ensure_ascii=False)
-    path.with_name("model_card.json").write_text(text, encoding="utf-8")
-    return path
+    return _save_with_card(onnx.load(str(tmp)), path, card)
 
 
 def replace_card(path, card: dict) -> Path:
@@ -148,8 +141,17 @@ def replace_card(path, card: dict) -> Path:
     """
     import onnx
 
-    path = Path(path)
-    model = onnx.load(str(path))
+    return _save_with_card(onnx.load(str(path)), Path(path), card)
+
+
+def _save_with_card(model, path: Path, card: dict) -> Path:
+    """Save ``model`` to ``path`` with ``card`` inside and in ``model_card.json``, atomically.
+
+    The card is the ``weipian_card`` metadata (any earlier one replaced); each file is written
+    to a temporary name and moved into place.
+    """
+    import onnx
+
     kept = [(e.key, e.value) for e in model.metadata_props if e.key != "weipian_card"]
     del model.metadata_props[:]
     for key, value in [*kept, ("weipian_card", json.dumps(card, ensure_ascii=False))]:
@@ -159,7 +161,7 @@ def replace_card(path, card: dict) -> Path:
     onnx.save(model, str(tmp))
     os.replace(tmp, path)
     text = json.dumps(card, indent=1, ensure_ascii=False)
-    atomic = path.with_name("model_card.json.tmp")
-    atomic.write_text(text, encoding="utf-8")
-    os.replace(atomic, path.with_name("model_card.json"))
+    card_tmp = path.with_name("model_card.json.tmp")
+    card_tmp.write_text(text, encoding="utf-8")
+    os.replace(card_tmp, path.with_name("model_card.json"))
     return path
