@@ -17,7 +17,10 @@ flagged as construction is a wasted field visit. Two measures, run through
 - **Synthetic seasonal pairs** (:mod:`weipian.learn.seasons`) made from
   land-cover tiles held out from training and calibration
   (:func:`weipian.learn.landcover.split_of`), with nothing built: every
-  flagged pixel is a false alarm.
+  flagged pixel is a false alarm. Measured twice: changed fields keeping
+  their own texture (the pairs models 0.2–0.4 were trained on), and taking
+  the texture of the field whose state they take (a harvest changes the
+  rows and grain of a field, not only its colour).
 
 Printed per pair kind: the share of the scene flagged, and patches per km²
 (the patches of the minimum mapping unit, 50 m²), for weipian and for textbook
@@ -57,14 +60,19 @@ def _write(path: Path, bands: np.ndarray, gsd: float) -> Path:
     return path
 
 
-def seasonal_pairs(realdata: Path, tmp: Path, count: int):
-    """(name, before.tif, after.tif, gsd) of seasonal pairs from held-out land-cover tiles."""
+def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float = 0.0):
+    """(name, before.tif, after.tif, gsd) of seasonal pairs from held-out land-cover tiles.
+
+    With ``retexture_share`` 1, every changed field that takes the state of
+    another field of its image takes that field's texture too.
+    """
     from weipian.learn.calibrate import seasonal_validation_pairs
     from weipian.learn.landcover import load_landcover_folder
 
     tiles = load_landcover_folder(realdata / "train" / "landcover", split="held_out")
-    for pair in seasonal_validation_pairs(tiles, count=count, size=256, seed=11):
-        name = pair.name.replace("/", "_")
+    for pair in seasonal_validation_pairs(tiles, count=count, size=256, seed=11,
+                                          retexture_share=retexture_share):
+        name = f"{pair.name.replace('/', '_')}_{retexture_share:g}"
         yield (pair.name, _write(tmp / f"{name}_b.tif", pair.before, pair.gsd_m),
                _write(tmp / f"{name}_a.tif", pair.after, pair.gsd_m), pair.gsd_m, None)
 
@@ -171,6 +179,9 @@ def main() -> None:
         print("\nsynthetic seasonal pairs from held-out land-cover tiles (nothing built)")
         _summary("seasonal pairs", measure(seasonal_pairs(realdata, tmp, args.seasonal), model=args.model,
                                            quality=args.quality))
+        print("the same tiles, changed fields taking another field's texture as well as its colour")
+        _summary("seasonal pairs, texture changed", measure(seasonal_pairs(realdata, tmp, args.seasonal, 1.0),
+                                                            model=args.model, quality=args.quality))
         print("real held-out pairs, pixels farther than 3 px from labelled change (upper bound)")
         _summary("real pairs outside labelled change", measure(real_pairs(realdata, tmp), model=args.model,
                                                                quality=args.quality))

@@ -358,3 +358,85 @@ def test_the_calibration_of_0_4_is_kept_by_name():
         assert got.gsd_m == want.gsd_m >= 4.0
     with pytest.raises(ValueError, match="calibration"):
         calibration_seasonal_pairs(tiles, "0.3")
+
+
+def _striped_and_bare_tile(rng):
+    """64 x 96: a green crop field in rows 8 pixels wide (left) beside a flat bare field (right)."""
+    image = np.zeros((4, 64, 96), np.float32)
+    cover = np.full((64, 96), C["crop"], np.uint8)
+    rows = (np.arange(64) // 4) % 2 == 0
+    image[:3, :, :46] = GREEN[:, None, None]
+    image[:3, rows, :46] += 0.06
+    image[:3, :, 50:] = BARE[:, None, None]
+    cover[:, 50:] = C["bare"]
+    image[:3, :, 46:50] = 0.9
+    cover[:, 46:50] = C["grass"]
+    image[:3] += rng.normal(0, 0.01, image[:3].shape).astype(np.float32)
+    return image, cover
+
+
+def _row_contrast(epoch: np.ndarray) -> float:
+    """How strongly the left field's rows stand out (band 0, stretched units)."""
+    rows = (np.arange(64) // 4) % 2 == 0
+    return float(abs(epoch[0, rows, 4:42].mean() - epoch[0, ~rows, 4:42].mean()))
+
+
+def _two_fields(image, cover, *, n):
+    """The segmentation of :func:`_striped_and_bare_tile`: each field one parcel, the dike none."""
+    segments = np.full(cover.shape, -1, np.int32)
+    segments[:, :46], segments[:, 50:] = 0, 1
+    return segments
+
+
+def test_a_retextured_parcel_takes_the_donor_fields_texture_and_is_not_construction(monkeypatch):
+    from weipian.learn import seasons
+    from weipian.learn.seasons import _retextured
+
+    image, cover = _striped_and_bare_tile(np.random.default_rng(0))
+    left, right = cover == C["crop"], cover == C["bare"]
+    pixels = _retextured(image, left, right, np.random.default_rng(1))
+    assert pixels.shape == (3, int(left.sum()))
+    donor_values = set(np.round(image[0, right], 6))
+    assert set(np.round(pixels[0], 6)) <= donor_values      # every pixel is one of the donor's
+    assert _retextured(image, left, np.zeros_like(right), np.random.default_rng(1)) is None
+    thin = np.zeros_like(right)
+    thin[:, 60:64] = True                                   # 4 pixels wide: no 6-pixel square
+    assert _retextured(image, left, thin, np.random.default_rng(1)) is None
+
+    monkeypatch.setattr(seasons, "_parcels", _two_fields)
+    kept, lost = [], []
+    for seed in range(16):
+        for share, out in ((0.0, kept), (1.0, lost)):
+            rng = np.random.default_rng(seed)
+            image, cover = _striped_and_bare_tile(rng)
+            before, after, any_c, cons = seasonal_pair(image, cover, 4.0, _bare_bank(), rng,
+                                                       change_share=(1.0, 1.0), source="test",
+                                                       retexture_share=share)
+            assert not (cons == 1).any()                    # nothing was built
+            if (any_c[cover == C["crop"]] == 1).all():      # the striped field changed state
+                out.append(min(_row_contrast(before), _row_contrast(after)))
+    assert kept and lost
+    assert min(kept) > 0.01                                 # recoloured: its rows remain
+    assert sum(c < 0.005 for c in lost) >= 4                # retextured: the bare field's flat grain
+
+
+def test_a_demolished_block_is_change_and_built_the_other_way_round_construction():
+    swapped_seen = kept_seen = 0
+    for seed in range(16):
+        rng = np.random.default_rng(seed)
+        image, cover = _farm_tile(rng)
+        built = cover == C["built"]
+        before, after, any_c, cons = seasonal_pair(image, cover, 2.0, _bare_bank(), rng, change_share=(0.0, 0.0),
+                                                   source="test", demolish_share=1.0)
+        razed = (any_c == 1) & built
+        assert razed.any()                                   # a block of the village came down
+        assert razed.sum() <= 5000 / 2.0 ** 2
+        if np.allclose(before[:3], image[:3]):              # as made: the block was demolished
+            kept_seen += 1
+            assert not (cons == 1).any()
+            assert np.abs(after[:3, razed] - before[:3, razed]).max(0).mean() > 0.08  # it looks razed
+        else:                                                # exchanged: a block built on cleared ground
+            swapped_seen += 1
+            assert (cons[razed] == 1).all()
+            assert not (cons[~razed] == 1).any()
+    assert swapped_seen and kept_seen

@@ -59,6 +59,12 @@ class BatchSampler:
         (:func:`weipian.learn.seasons.seasonal_crop`; below 1 enlarges).
     seasonal_made_on : {"tile", "crop"}
         Where seasonal pairs are made (:func:`weipian.learn.seasons.seasonal_example`).
+    seasonal_retexture : float
+        Share of changed parcels that take another field's texture as well as
+        its colour (``retexture_share`` of :func:`weipian.learn.seasons.seasonal_pair`).
+    seasonal_demolish : float
+        Share of seasonal pairs in which blocks of built land are razed
+        (``demolish_share`` of :func:`weipian.learn.seasons.seasonal_pair`).
     """
 
     pairs: list[LabelledPair]
@@ -72,6 +78,8 @@ class BatchSampler:
     rgb_only: bool = False
     seasonal_min_zoom: float = 1.0
     seasonal_made_on: str = "tile"
+    seasonal_retexture: float = 0.0
+    seasonal_demolish: float = 0.0
 
     def __post_init__(self):
         self.datasets = sorted({p.dataset for p in self.pairs})
@@ -121,7 +129,9 @@ class BatchSampler:
                                                            min_zoom=self.seasonal_min_zoom,
                                                            made_on=self.seasonal_made_on,
                                                            buildings=self.buildings, build_share=0.5,
-                                                           source=source)
+                                                           source=source,
+                                                           retexture_share=self.seasonal_retexture,
+                                                           demolish_share=self.seasonal_demolish)
         return _channels(before, False, gsd), _channels(after, False, gsd), np.stack([any_c, cons])
 
     def batch(self, rng: np.random.Generator, n: int):

@@ -12,10 +12,18 @@ tiles (:mod:`weipian.learn.landcover`) with labels known by construction:
   the colour statistics of another real parcel drawn from the tile bank
   (a green field becomes the colour of a real bare, stubble, flooded or
   green one) while keeping their own texture, so they look like the real
-  thing in every band the model sees.
+  thing in every band the model sees; with ``retexture_share``, a share of
+  them take the donor field's texture too (a harvest or a ploughing changes
+  the rows and the grain of a field, not only its colour).
 - **Water edges move.** Water bodies grow or shrink by a few metres; the new
   ring takes the water's own colour, the exposed ring a real shore colour.
 - **Vegetation turns.** Forest, garden and grass pixels get a seasonal gain.
+- **Buildings come down** (with ``demolish_share``): blocks of the tile's
+  own built land are razed to the grain and colour of a bare or cropped
+  field of the same image, some of their old pixels left as rubble. A
+  demolition (拆除, often the rectification of an earlier violation) is
+  change, not construction; the same pair the other way round, a block
+  built on cleared ground, is construction.
 - **Nuisances** of real batches on the after epoch (gain, offset, sub-pixel
   shift, blur, haze), and the epochs exchanged at random: seasons run both
   ways.
@@ -178,9 +186,105 @@ def _move_water(before: np.ndarray, after: np.ndarray, cover: np.ndarray, gsd_m:
     return ring
 
 
+def _texture_patch(image: np.ndarray, mask: np.ndarray, max_side: int = 32) -> np.ndarray | None:
+    """The largest square of ``image`` (3, s, s) inside ``mask``, up to ``max_side``; None under 6 pixels."""
+    inside = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_C, 3)[1:-1, 1:-1]
+    r, c = np.unravel_index(int(np.argmax(inside)), inside.shape)
+    half = int(min(inside[r, c] - 1, max_side // 2))
+    if half < 3:
+        return None
+    return image[:3, r - half:r + half, c - half:c + half]
+
+
+def _tiled(patch: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """``patch`` (3, s, s) rotated at random, mirrored and tiled over ``shape`` from a random offset."""
+    patch = np.rot90(patch, int(rng.integers(4)), axes=(1, 2))
+    cell = np.concatenate([patch, patch[:, ::-1]], axis=1)
+    cell = np.concatenate([cell, cell[:, :, ::-1]], axis=2)
+    side = cell.shape[1]
+    r0, c0 = int(rng.integers(side)), int(rng.integers(side))
+    reps = (1, (shape[0] + r0) // side + 1, (shape[1] + c0) // side + 1)
+    return np.tile(cell, reps)[:, r0:r0 + shape[0], c0:c0 + shape[1]]
+
+
+def _retextured(before: np.ndarray, sel: np.ndarray, donor: np.ndarray, rng) -> np.ndarray | None:
+    """The pixels (3, K) of ``sel`` filled with the texture and colour of the donor parcel ``donor``.
+
+    The donor's largest inscribed square is mirrored and tiled over the
+    parcel, so that its rows, grain and noise are the donor's own; None where
+    the donor is too thin to give a square of 6 pixels.
+    """
+    patch = _texture_patch(before, donor)
+    if patch is None:
+        return None
+    rows, cols = np.nonzero(sel)
+    r0, c0 = rows.min(), cols.min()
+    filled = _tiled(patch, (int(rows.max() - r0 + 1), int(cols.max() - c0 + 1)), rng)
+    return filled[:, rows - r0, cols - c0].astype(np.float32)
+
+
+#: Area of one demolished block, m² (a house to a small factory).
+DEMOLISHED_AREA_M2 = (100.0, 5000.0)
+
+
+def _blocks(built: np.ndarray, gsd_m: float, rng, count: int) -> list[np.ndarray]:
+    """Up to ``count`` compact blocks (masks) of built land, each :data:`DEMOLISHED_AREA_M2`.
+
+    A block is a rectangle (aspect 1:2 to 2:1) centred on a built pixel and
+    at least 70 % built, its built pixels taken: a house, a row or a yard of
+    sheds, not a sliver of road.
+    """
+    rows, cols = np.nonzero(built)
+    out = []
+    for _ in range(count * 6):
+        if len(out) == count or rows.size == 0:
+            break
+        area = float(np.exp(rng.uniform(*np.log(DEMOLISHED_AREA_M2)))) / gsd_m ** 2
+        aspect = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
+        h = max(2, int(round(np.sqrt(area * aspect))))
+        w = max(2, int(round(area / h)))
+        k = int(rng.integers(rows.size))
+        r0, c0 = max(0, rows[k] - h // 2), max(0, cols[k] - w // 2)
+        rect = np.zeros(built.shape, bool)
+        rect[r0:r0 + h, c0:c0 + w] = True
+        if rect.sum() < 4 or (built & rect).sum() < 0.7 * rect.sum():
+            continue
+        out.append(built & rect)
+    return out
+
+
+def _demolish(before: np.ndarray, after: np.ndarray, cover: np.ndarray, gsd_m: float, local: list,
+              segments: np.ndarray, bank: ParcelBank, rng, source=None) -> np.ndarray:
+    """Raze 2–6 blocks of built land of ``after`` to cleared ground; returns the razed pixels.
+
+    Each block (:func:`_blocks`) takes the texture and colour of a bare,
+    cropped or grassy field of the same image (:func:`_retextured`) or a
+    bare colour of the bank, mixed with up to 40 % of its own darkened
+    pixels (the rubble).
+    """
+    razed = np.zeros(cover.shape, bool)
+    ground = [d for d in local if d[1] in (_C["bare"], _C["crop"], _C["grass"])]
+    for sel in _blocks(cover == _C["built"], gsd_m, rng, int(rng.integers(2, 7))):
+        sel = sel & ~razed
+        if not sel.any():
+            continue
+        pixels = None
+        if ground and rng.random() < 0.7:
+            donor = ground[int(rng.integers(len(ground)))][0]
+            pixels = _retextured(before, sel, segments == donor, rng)
+        if pixels is None:
+            mean, std = bank.draw(rng, (_C["bare"], _C["crop"]), source)
+            pixels = _recolour(before[:3, sel], mean, std, rng)
+        keep = rng.uniform(0.0, 0.4)
+        after[:3, sel] = (1 - keep) * pixels + keep * before[:3, sel] * rng.uniform(0.6, 0.9)
+        razed |= sel
+    return razed
+
+
 def seasonal_pair(image: np.ndarray, cover: np.ndarray, gsd_m: float, bank: ParcelBank,
                   rng: np.random.Generator, *, buildings=(), build_share: float = 0.0,
-                  change_share: tuple[float, float] = (0.1, 0.6), source: str | None = None):
+                  change_share: tuple[float, float] = (0.1, 0.6), source: str | None = None,
+                  retexture_share: float = 0.0, demolish_share: float = 0.0):
     """Make a labelled seasonal pair from one real land-cover image.
 
     Parameters
@@ -203,6 +307,15 @@ def seasonal_pair(image: np.ndarray, cover: np.ndarray, gsd_m: float, bank: Parc
     source : str, optional
         The image's set (``gid15``, ``loveda``): parcels take colours of
         that set's parcels where the bank has any.
+    retexture_share : float
+        Probability that a parcel taking the state of another parcel of the
+        same image takes its texture too (:func:`_retextured`), not only its
+        colour statistics. 0 (the recipe of models 0.2–0.4): every changed
+        parcel keeps its own texture.
+    demolish_share : float
+        Probability that blocks of the image's built land are razed
+        (:func:`_demolish`): change, and construction only with the epochs
+        exchanged. 0: models 0.2–0.4.
 
     Returns
     -------
@@ -230,7 +343,13 @@ def seasonal_pair(image: np.ndarray, cover: np.ndarray, gsd_m: float, bank: Parc
         own_mean = before[:3, sel].mean(1)
         donors = [d for d in local if d[0] != s and d[1] in target and _distinct(d[2], own_mean)]
         if donors and rng.random() < 0.7:  # a field of the same image in another state
-            _, _, mean, std = donors[int(rng.integers(len(donors)))]
+            donor, _, mean, std = donors[int(rng.integers(len(donors)))]
+            if retexture_share > 0 and rng.random() < retexture_share:
+                pixels = _retextured(before, sel, segments == donor, rng)
+                if pixels is not None:
+                    after[:3, sel] = pixels * rng.uniform(0.9, 1.1)
+                    changed |= sel
+                    continue
         else:
             mean, std = bank.draw(rng, target, source)
             if not _distinct(mean, own_mean):  # the new state would look like the old: no change
@@ -242,6 +361,10 @@ def seasonal_pair(image: np.ndarray, cover: np.ndarray, gsd_m: float, bank: Parc
     veg = np.isin(cover, _VEGETATION) & ~changed
     if veg.any() and rng.random() < 0.6:  # phenology: greener or browner, not a change of use
         after[:3, veg] *= rng.uniform(0.8, 1.25, size=(3, 1)).astype(np.float32)
+    razed = np.zeros(shape, bool)
+    if demolish_share > 0 and rng.random() < demolish_share:
+        razed = _demolish(before, after, cover, gsd_m, local, segments, bank, rng, source)
+        changed |= razed
     built = np.zeros(shape, bool)
     if buildings and rng.random() < build_share:
         built = _paste_buildings(after, cover, gsd_m, buildings, rng)
@@ -255,6 +378,7 @@ def seasonal_pair(image: np.ndarray, cover: np.ndarray, gsd_m: float, bank: Parc
     after[3] = 0.0
     if rng.random() < 0.5:  # seasons run both ways; a pasted building becomes a demolition
         swapped = np.where(construction == 1, 0, construction).astype(np.uint8)
+        swapped[razed & ~built] = 1  # and a razed block, a block built on cleared ground
         return after, before, any_change, swapped
     return before, after, any_change, construction
 

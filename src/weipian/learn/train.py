@@ -80,6 +80,12 @@ class TrainConfig:
     seasonal_min_zoom : float
         Smallest zoom of the land-cover crops of seasonal pairs (1: the
         tiles' own pixel size and coarser; 0.4: 4 m tiles also at 1.6 m).
+    seasonal_retexture : float
+        Share of the changed parcels of seasonal pairs that take another
+        field's texture as well as its colour (0: models 0.2–0.4).
+    seasonal_demolish : float
+        Share of seasonal pairs in which blocks of built land are razed to
+        cleared ground (change, not construction; 0: models 0.2–0.4).
     """
 
     steps: int = 3000
@@ -99,6 +105,8 @@ class TrainConfig:
     working_gsd_m: float | None = 1.0
     seasonal_min_zoom: float = 1.0
     seasonal_made_on: str = "tile"
+    seasonal_retexture: float = 0.0
+    seasonal_demolish: float = 0.0
 
 
 def _device() -> torch.device:
@@ -285,7 +293,9 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
                            landcover=list(landcover),
                            seasonal_share=config.seasonal_share, exchange_share=config.exchange_share,
                            rgb_only=config.rgb_only, seasonal_min_zoom=config.seasonal_min_zoom,
-                           seasonal_made_on=config.seasonal_made_on)
+                           seasonal_made_on=config.seasonal_made_on,
+                           seasonal_retexture=config.seasonal_retexture,
+                           seasonal_demolish=config.seasonal_demolish)
     started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)  # adds up over resumes
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="training", unit="step")
     net.train()
