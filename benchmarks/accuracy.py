@@ -1,6 +1,6 @@
 """Accuracy of weipian on generated scenes, beside textbook CVA + Otsu.
 
-Usage: python benchmarks/accuracy.py [--size 3000] [--seeds 101,202,303] [--rgb]
+Usage: python benchmarks/accuracy.py [--size 3000] [--seeds 101,202,303] [--rgb] [--model PATH]
 
 Scenes come from :func:`weipian.testing.scenes.generate_scene` with seeds that no test
 uses. For each scene it prints object recall (a truth structure is found when
@@ -41,7 +41,7 @@ def _rgb_copy(path: Path, out: Path) -> None:
         dst.update_tags(**tags)
 
 
-def evaluate_scene(size: int, seed: int, rgb: bool, workdir: Path) -> dict:
+def evaluate_scene(size: int, seed: int, rgb: bool, workdir: Path, model: str = "default") -> dict:
     scene = generate_scene((size, size), rng=seed)
     paths = write_scene(scene, workdir)
     before, after = paths["before"], paths["after"]
@@ -50,7 +50,7 @@ def evaluate_scene(size: int, seed: int, rgb: bool, workdir: Path) -> dict:
         _rgb_copy(after, workdir / "after_rgb.tif")
         before, after = workdir / "before_rgb.tif", workdir / "after_rgb.tif"
     t0 = time.perf_counter()
-    judged = weipian.run(before, after, layers=workdir / "layers", output=workdir / "out",
+    judged = weipian.run(before, after, layers=workdir / "layers", output=workdir / "out", model=model,
                          overwrite=True)
     seconds = time.perf_counter() - t0
     truth = scene.truth
@@ -75,7 +75,7 @@ def evaluate_scene(size: int, seed: int, rgb: bool, workdir: Path) -> dict:
                 base_patches=n)
 
 
-def cloud_scene(size: int, seed: int, n_clouds: int, workdir: Path) -> dict:
+def cloud_scene(size: int, seed: int, n_clouds: int, workdir: Path, model: str = "default") -> dict:
     """False patches inside clouds and shadows, and recall outside them, with and without masking."""
     import shapely
 
@@ -89,7 +89,7 @@ def cloud_scene(size: int, seed: int, n_clouds: int, workdir: Path) -> dict:
     hidden = np.array([g.intersects(hidden_area) for g in truth.geometry])
     out = {}
     for masking in (False, True):
-        found = weipian.detect(paths["before"], paths["after"], clouds=masking)
+        found = weipian.detect(paths["before"], paths["after"], clouds=masking, model=model)
         inside = np.array([g.intersection(hidden_area).area >= 0.3 * g.area for g in found.geometry])
         true_share = layer_overlap(found.geometry.values, truth.geometry.values).area / found.area.values
         outside = object_scores(found.geometry.values, truth.geometry.values[~hidden])
@@ -105,11 +105,12 @@ def main() -> None:
     parser.add_argument("--rgb", action="store_true", help="Use only the red, green, blue bands.")
     parser.add_argument("--clouds", type=int, default=6,
                         help="Cloud banks per scene in the cloud measurement (0 skips it).")
+    parser.add_argument("--model", default="default", help="ONNX change model (default: the shipped one)")
     args = parser.parse_args()
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
-            rows.append(evaluate_scene(args.size, seed, args.rgb, Path(tmp)))
+            rows.append(evaluate_scene(args.size, seed, args.rgb, Path(tmp), args.model))
         r = rows[-1]
         print(f"seed {r['seed']}: {r['structures']} structures, {r['patches']} patches, "
               f"{r['seconds']:.1f} s | weipian recall {r['recall']:.3f} precision {r['precision']:.3f} "
@@ -131,7 +132,7 @@ def main() -> None:
         print(f"\nclouds: {args.clouds} cloud banks with shadows per scene")
         for seed in [int(s) for s in args.seeds.split(",")]:
             with tempfile.TemporaryDirectory() as tmp:
-                r = cloud_scene(args.size, seed + 1, args.clouds, Path(tmp))
+                r = cloud_scene(args.size, seed + 1, args.clouds, Path(tmp), args.model)
             for masking, v in r.items():
                 print(f"  seed {seed + 1} cloud masking {'on ' if masking else 'off'}: false patches in "
                       f"cloud/shadow {v['false_in_cloud']} (goal 0), recall outside clouds "

@@ -1,6 +1,6 @@
 """Real roofs on real farmland, both held out: recall of new construction among seasonal change.
 
-Usage: python benchmarks/pasted.py [--realdata ../shared/realdata] [--model PATH] [--pairs 40]
+Usage: python benchmarks/pasted.py [--realdata ../shared/realdata] [--model PATH] [--pairs 40] [--native]
 
 The building tiles kept out of training (``weipian.learn.recipe.HELD_OUT_BUILDINGS``:
 ``gf2_mfbfs/937``, Gaofen-2-like 0.8 m, and ``shanghai_google/0_9``, ``8_1``, about 0.86 m) are
@@ -18,6 +18,11 @@ on the same pixels beside it. Printed: object recall of the pasted roofs (a roof
 patches cover 30 % of it), for real and recoloured roofs apart; the share of demolished roof
 pixels flagged; the share of the rest of each scene flagged (seasonal change, nothing built);
 pixel F1 of construction. Nothing here is used for training, checkpoints or thresholds.
+
+The enlarged fields are softer than the roofs pasted on them (the 4 m tiles are resampled to
+1.75 m, the roofs come from 0.8 m tiles): a combination real imagery does not show. ``--native``
+pastes onto 256² crops at the tiles' own ≈ 4 m pixels instead (roofs downsampled to 4 m, fields
+and roofs equally sharp, as in a 4 m Gaofen-2 multispectral pair).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from weipian.testing.scores import pixel_scores  # noqa: E402
 MIN_ROOF_M2 = 100.0
 
 
-def pasted_pairs(realdata: Path, count: int, seed: int = 21):
+def pasted_pairs(realdata: Path, count: int, seed: int = 21, native: bool = False):
     """(name, before, after, gsd, roofs, recoloured, demolished, source): roofs pasted on held-out farmland.
 
     ``roofs`` is a (H, W) int array: 0 nowhere, k for the k-th pasted roof;
@@ -58,7 +63,8 @@ def pasted_pairs(realdata: Path, count: int, seed: int = 21):
     roofs_from = [t for t in load_building_folder(realdata / "train" / "buildings")
                   if t.name in HELD_OUT_BUILDINGS]
     rng = np.random.default_rng(seed)
-    for k, pair in enumerate(seasonal_validation_pairs(gid, count=count, size=512, seed=seed, min_zoom=0.4)):
+    crops = (dict(size=256, min_zoom=1.0, max_zoom_out=1.0) if native else dict(size=512, min_zoom=0.4))
+    for k, pair in enumerate(seasonal_validation_pairs(gid, count=count, seed=seed, **crops)):
         before, after = pair.before.copy(), pair.after.copy()
         # labelled land, changed by the season or not (the tiles' unlabelled strips are left alone)
         cover_ok = pair.any_change != 255
@@ -90,13 +96,14 @@ def pasted_pairs(realdata: Path, count: int, seed: int = 21):
                source.name.split("/")[1])
 
 
-def measure(realdata: Path, tmp: Path, *, count: int, model, quality) -> None:
+def measure(realdata: Path, tmp: Path, *, count: int, model, quality, native: bool = False) -> None:
     roofs_seen = []        # (kind, source, found by weipian, found by CVA + Otsu), one per new roof
     demolished_flagged = {"ours": [], "cva": []}
     rest = {"ours": [], "cva": []}
     f1 = {"ours": [], "cva": []}
     print(f"{'pair':12s} {'roofs':>5s} {'found':>5s} {'rest %':>7s} | {'CVA found':>9s} {'CVA rest %':>10s}")
-    for name, before, after, gsd, roofs, recoloured, demolished, source in pasted_pairs(realdata, count):
+    for name, before, after, gsd, roofs, recoloured, demolished, source in pasted_pairs(realdata, count,
+                                                                                        native=native):
         stem = name.replace("/", "_")
         b = _write(tmp / f"{stem}_b.tif", before, gsd)
         a = _write(tmp / f"{stem}_a.tif", after, gsd)
@@ -143,13 +150,17 @@ def measure(realdata: Path, tmp: Path, *, count: int, model, quality) -> None:
 def main() -> None:
     parser = model_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--native", action="store_true",
+                        help="paste onto crops at the land-cover tiles' own pixels (about 4 m), not enlarged")
     args = parser.parse_args()
     realdata = realdata_to_measure(args)
     if realdata is None:
         return
-    print(f"model: {args.model}, quality {args.quality}; held-out roofs on held-out farmland, 1.75 m")
+    pixels = "the tiles' own pixels (about 4 m)" if args.native else "1.75 m"
+    print(f"model: {args.model}, quality {args.quality}; held-out roofs on held-out farmland, {pixels}")
     with tempfile.TemporaryDirectory() as tmp:
-        measure(realdata, Path(tmp), count=args.pairs, model=args.model, quality=args.quality)
+        measure(realdata, Path(tmp), count=args.pairs, model=args.model, quality=args.quality,
+                native=args.native)
 
 
 if __name__ == "__main__":

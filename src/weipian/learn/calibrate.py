@@ -88,7 +88,7 @@ def choose_threshold(f1_by_dataset: dict[str, list[float]], flagged: list[float]
 
 def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128, seed: int = 7,
                               min_zoom: float = 1.0, made_on: str = "tile",
-                              retexture_share: float = 0.0) -> list[LabelledPair]:
+                              retexture_share: float = 0.0, max_zoom_out: float = 3.0) -> list[LabelledPair]:
     """Synthetic seasonal pairs (nothing built) from land-cover tiles, as labelled pairs.
 
     Parameters
@@ -107,6 +107,8 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128, seed: 
     retexture_share : float
         Share of the changed fields that take another field's texture as well
         as its colour (:func:`weipian.learn.seasons.seasonal_pair`).
+    max_zoom_out : float
+        Largest zoom of the tile crops (1: never coarser than the tiles' own pixels).
     """
     from .seasons import ParcelBank, seasonal_example
 
@@ -119,6 +121,7 @@ def seasonal_validation_pairs(tiles, *, count: int = 48, size: int = 128, seed: 
     for k in range(count):
         tile = farm[k % len(farm)]
         before, after, any_c, cons, gsd = seasonal_example(tile, size, bank, rng, min_zoom=min_zoom,
+                                                           max_zoom_out=max_zoom_out,
                                                            made_on=made_on, source=tile.name.split("/")[0],
                                                            retexture_share=retexture_share)
         out.append(LabelledPair(f"seasonal/{k}", "seasonal", before, after, False, gsd, any_c, cons))
