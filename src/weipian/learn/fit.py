@@ -92,10 +92,7 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         "device": summary["device"],
         "parameters": summary["parameters"],
         "recipe": {"batch": config.batch, "crop": config.crop, "lr": config.lr, "seed": config.seed,
-                   "seasonal_share": config.seasonal_share, "seasonal_min_zoom": config.seasonal_min_zoom,
-                   "seasonal_made_on": config.seasonal_made_on,
-                   "seasonal_retexture": config.seasonal_retexture,
-                   "seasonal_demolish": config.seasonal_demolish},
+                   **config.seasonal_options()},
     }
     if from_model is not None:
         card["fine_tuned_from"] = str(from_model)

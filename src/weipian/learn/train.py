@@ -108,6 +108,10 @@ class TrainConfig:
     seasonal_retexture: float = 0.0
     seasonal_demolish: float = 0.0
 
+    def seasonal_options(self) -> dict:
+        """The ``seasonal_*`` settings by name, as :class:`~weipian.learn.batches.BatchSampler` takes them."""
+        return {k: v for k, v in asdict(self).items() if k.startswith("seasonal_")}
+
 
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -291,11 +295,8 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
     sampler = BatchSampler(list(pairs), list(buildings), size=config.crop,
                            synthetic_share=config.synthetic_share, weights=config.weights or None,
                            landcover=list(landcover),
-                           seasonal_share=config.seasonal_share, exchange_share=config.exchange_share,
-                           rgb_only=config.rgb_only, seasonal_min_zoom=config.seasonal_min_zoom,
-                           seasonal_made_on=config.seasonal_made_on,
-                           seasonal_retexture=config.seasonal_retexture,
-                           seasonal_demolish=config.seasonal_demolish)
+                           exchange_share=config.exchange_share, rgb_only=config.rgb_only,
+                           **config.seasonal_options())
     started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)  # adds up over resumes
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="training", unit="step")
     net.train()
