@@ -440,3 +440,27 @@ def test_a_demolished_block_is_change_and_built_the_other_way_round_construction
             assert (cons[razed] == 1).all()
             assert not (cons[~razed] == 1).any()
     assert swapped_seen and kept_seen
+
+
+def test_seasonal_build_share_sets_how_many_seasonal_examples_carry_new_roofs():
+    """The sampler's seasonal pairs: no construction at build share 0, construction in many at 1."""
+    from weipian.learn.batches import BatchSampler
+    from weipian.learn.landcover import LandCoverTile
+
+    roofs = np.zeros((4, 40, 40), np.float32)
+    roofs[:3] = 0.95
+    mask = np.zeros((40, 40), bool)
+    mask[5:15, 5:15] = mask[22:34, 20:30] = True
+    buildings = [BuildingTile("test/roofs", roofs, mask, 1.0)]
+    rng = np.random.default_rng(0)
+    tiles = [LandCoverTile(f"gid15/farm{k}", *_farm_tile(rng), 1.0) for k in range(3)]
+    carrying = {}
+    for share in (0.0, 1.0):
+        sampler = BatchSampler([], buildings, size=64, landcover=tiles, seasonal_share=1.0,
+                               seasonal_build_share=share)
+        rng = np.random.default_rng(1)
+        targets = [sampler.example(rng)[2] for _ in range(40)]
+        carrying[share] = np.mean([(t[1] == 1).any() for t in targets])
+        assert all(((t[0] == 1) | (t[1] != 1)).all() for t in targets)   # construction is change
+    assert carrying[0.0] == 0.0
+    assert carrying[1.0] >= 0.25          # about half are exchanged: demolitions, not construction

@@ -65,6 +65,9 @@ class BatchSampler:
     seasonal_demolish : float
         Share of seasonal pairs in which blocks of built land are razed
         (``demolish_share`` of :func:`weipian.learn.seasons.seasonal_pair`).
+    seasonal_build_share : float
+        Share of seasonal pairs onto which real footprints are pasted as new
+        construction (``build_share`` of :func:`weipian.learn.seasons.seasonal_pair`).
     """
 
     pairs: list[LabelledPair]
@@ -80,6 +83,7 @@ class BatchSampler:
     seasonal_made_on: str = "tile"
     seasonal_retexture: float = 0.0
     seasonal_demolish: float = 0.0
+    seasonal_build_share: float = 0.5
 
     def __post_init__(self):
         self.datasets = sorted({p.dataset for p in self.pairs})
@@ -125,13 +129,10 @@ class BatchSampler:
         source = names[int(rng.integers(len(names)))]
         tiles = self._cover_sets[source]
         tile = tiles[int(rng.integers(len(tiles)))]
-        before, after, any_c, cons, gsd = seasonal_example(tile, self.size, self._bank, rng,
-                                                           min_zoom=self.seasonal_min_zoom,
-                                                           made_on=self.seasonal_made_on,
-                                                           buildings=self.buildings, build_share=0.5,
-                                                           source=source,
-                                                           retexture_share=self.seasonal_retexture,
-                                                           demolish_share=self.seasonal_demolish)
+        before, after, any_c, cons, gsd = seasonal_example(
+            tile, self.size, self._bank, rng, min_zoom=self.seasonal_min_zoom, made_on=self.seasonal_made_on,
+            buildings=self.buildings, build_share=self.seasonal_build_share, source=source,
+            retexture_share=self.seasonal_retexture, demolish_share=self.seasonal_demolish)
         return _channels(before, False, gsd), _channels(after, False, gsd), np.stack([any_c, cons])
 
     def batch(self, rng: np.random.Generator, n: int):

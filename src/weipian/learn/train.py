@@ -86,6 +86,9 @@ class TrainConfig:
     seasonal_demolish : float
         Share of seasonal pairs in which blocks of built land are razed to
         cleared ground (change, not construction; 0: models 0.2–0.4).
+    seasonal_build_share : float
+        Share of seasonal pairs onto whose farmland or village land real
+        footprints are pasted as new construction (0.5: models 0.2–0.4).
     """
 
     steps: int = 3000
@@ -107,6 +110,7 @@ class TrainConfig:
     seasonal_made_on: str = "tile"
     seasonal_retexture: float = 0.0
     seasonal_demolish: float = 0.0
+    seasonal_build_share: float = 0.5
 
     def seasonal_options(self) -> dict:
         """The ``seasonal_*`` settings by name, as :class:`~weipian.learn.batches.BatchSampler` takes them."""
