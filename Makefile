@@ -72,26 +72,30 @@ docs: $(STAMP)
 clean:
 	rm -rf $(VENV) out sample_data/*.tif sample_data/layers sample_data/.stamp
 
-# The default change model, exactly as shipped, in two stages: trained on ../shared/realdata/train
+# The default change model, exactly as shipped, in three stages: trained on ../shared/realdata/train
 # (held-out pairs, building tiles and land-cover tiles left out, see src/weipian/learn/recipe.py
-# and src/weipian/learn/landcover.py), then fine-tuned with seasonal pairs that also cover 1.6-4 m
-# pixels (--seasonal-min-zoom 0.4); both stages make their seasonal pairs on the resized crop
-# (--seasonal-made-on crop), as weipian 0.4 did; thresholds calibrated on the validation pairs and seasonal
-# pairs (src/weipian/learn/calibrate.py) as 0.4 was (--calibration 0.4: 48 seasonal pairs of 128²;
-# the current calibration chooses 0.90 / 0.35 for the same weights), then copied into the
-# package. Resumable: run it again
-# after an interruption and each stage continues from its last.pt.
+# and src/weipian/learn/landcover.py); fine-tuned with seasonal pairs that also cover 1.6-4 m
+# pixels (--seasonal-min-zoom 0.4), both made on the resized crop (--seasonal-made-on crop) and
+# calibrated as weipian 0.4 was (--calibration 0.4): stage 2 is the model of weipian 0.4; then
+# fine-tuned again with seasonal pairs made on the land-cover tiles' own pixels, fields that change
+# texture as well as colour and blocks of built land razed to cleared ground, and calibrated on the
+# validation pairs and seasonal pairs at 1.6-12 m (src/weipian/learn/calibrate.py); then copied into
+# the package. Resumable: run it again after an interruption and each stage continues from its last.pt.
 REALDATA ?= ../shared/realdata
 MODEL_STEPS ?= 5000
 TUNE_STEPS ?= 3000
+SEASON_STEPS ?= 3000
 TRAIN_DATA = --data $(REALDATA)/train --buildings $(REALDATA)/train/buildings \
 	--landcover $(REALDATA)/train/landcover
 model: $(STAMP)
 	$(VENV)/bin/weipian train out/models/stage1 $(TRAIN_DATA) --seasonal-made-on crop --calibration 0.4 \
 		--arch lean --steps $(MODEL_STEPS) --batch 16 --val-every 500 --seed 0 --resume
-	$(VENV)/bin/weipian train out/models/default $(TRAIN_DATA) --from-model out/models/stage1/weights.pt \
+	$(VENV)/bin/weipian train out/models/stage2 $(TRAIN_DATA) --from-model out/models/stage1/weights.pt \
 		--seasonal-made-on crop --calibration 0.4 --seasonal-min-zoom 0.4 --steps $(TUNE_STEPS) --batch 16 --lr 5e-4 --val-every 1000 --seed 3 \
 		--threads 1 --resume
+	$(VENV)/bin/weipian train out/models/default $(TRAIN_DATA) --from-model out/models/stage2/weights.pt \
+		--seasonal-made-on tile --seasonal-min-zoom 0.4 --seasonal-retexture 0.5 --seasonal-demolish 0.3 \
+		--steps $(SEASON_STEPS) --batch 16 --lr 7e-4 --val-every 1000 --seed 5 --threads 1 --resume
 	cp out/models/default/model.onnx out/models/default/weights.pt out/models/default/model_card.json \
 		src/weipian/learn/default/
 

@@ -22,8 +22,11 @@ def test_recall_precision_labels(judged, small_scene):
     # A regression floor, not a measure of accuracy (benchmarks/real.py is): the change model never
     # saw generated scenes. It found every new structure here and 0.29 of its patches were new
     # structures when this test was written; chance is far below, the scene has ~100 nuisance
-    # changes (harvest, flooding, dry grass, demolitions) against 12 new structures.
-    assert s.recall >= 0.75
+    # changes (harvest, flooding, dry grass, demolitions) against 12 new structures. Model 0.4
+    # found 9 of them; model 0.5, quieter on real farmland (model card), finds 7 and misses a
+    # concrete, a blue colour-steel and two dark roofs and the new road, which in red, green and
+    # blue look like the generator's bare soil and asphalt.
+    assert s.recall >= 0.5
     assert s.precision >= 0.2
     assert s.label_accuracy >= 0.9  # the found structures get the label their placement implies
 
@@ -66,11 +69,14 @@ def test_geographic_after_epoch_is_aligned(small_batch, small_scene, tmp_path, j
                 reproject(rasterio.band(src, b), rasterio.band(dst, b), resampling=rasterio.enums.Resampling.cubic)
             dst.update_tags(**src.tags())
     found = weipian.detect(small_batch["before"], dst_path)
-    # warped back onto the before grid, the after epoch gives (nearly) the patches of the original
+    # warped back onto the before grid, the after epoch gives (nearly) the patches of the original:
+    # every one of them, and a few more where a score near the threshold crosses it after two cubic
+    # resamplings (model 0.5: 3 patches of 51-94 m² beside 23; a misaligned epoch adds a rim of
+    # patches along every edge and loses small ones)
     s = object_scores(found.geometry.values, judged.geometry.values)
-    assert s.recall >= 0.9 and s.precision >= 0.9
+    assert s.recall >= 0.9 and s.precision >= 0.85
     truth = object_scores(found.geometry.values, small_scene.truth.geometry.values)
-    assert truth.recall >= 0.75
+    assert truth.recall >= 0.5          # the floor of test_recall_precision_labels
 
 
 def test_rgb_only(small_batch, small_scene, tmp_path):
