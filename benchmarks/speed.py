@@ -16,7 +16,8 @@ mix of Dask workers (1 or all cores) and onnxruntime threads per session run
 (``weipian.learn.model.SESSION_THREADS``). The first run is a warm-up and not
 timed. Chips for 720 patches (the issue's pair; the run's patches repeated
 under new ids) are timed too. The script prints
-Mpx/s, ratios to the floor and the peak RSS. Goal (issue): ``detect`` >= 5
+Mpx/s, ratios to the floor and the peak RSS; ``--also-model PATH`` times ``detect`` with
+another model beside the default's. Goal (issue): ``detect`` >= 5
 Mpx/s on 2 cores at 1 m (4-band, clouds on), peak RSS <= 1.5 GB.
 """
 
@@ -125,6 +126,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--also-model", help="another ONNX change model (an int8 copy, say) whose `detect` "
+                        "is timed beside the default's")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -140,6 +143,8 @@ def main() -> None:
         t_one = best_of(lambda: run(workers=1), 1)
         t_run = best_of(lambda: run(chips=False), args.repeat)
         t_detect = best_of(lambda: weipian.detect(paths["before"], paths["after"]), args.repeat)
+        t_also = (best_of(lambda: weipian.detect(paths["before"], paths["after"], model=args.also_model),
+                          args.repeat) if args.also_model else None)
         t_balanced = best_of(lambda: weipian.detect(paths["before"], paths["after"], quality="balanced"), 1)
         t_accurate = best_of(lambda: weipian.detect(paths["before"], paths["after"], quality="accurate"), 1)
         threads = _thread_settings(paths, args.repeat)
@@ -166,6 +171,9 @@ def main() -> None:
           f"({t_run / t_floor:.1f}x the floor)")
     print(f"weipian detect alone: {t_detect:.2f} s = {mpx / t_detect:.2f} Mpx/s "
           f"({t_detect / t_floor:.1f}x the floor)")
+    if t_also is not None:
+        print(f"weipian detect alone with --model {args.also_model}: {t_also:.2f} s = "
+              f"{mpx / t_also:.2f} Mpx/s ({t_detect / t_also:.2f}x the default model)")
     print(f"weipian detect --quality balanced (working resolution, 4 flips): {t_balanced:.2f} s = "
           f"{mpx / t_balanced:.2f} Mpx/s")
     print(f"weipian detect --quality accurate (native resolution, 4 flips): {t_accurate:.2f} s = "
