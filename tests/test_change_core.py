@@ -85,12 +85,17 @@ def test_seasonal_crops_span_the_pixel_sizes_asked_for():
         assert set(np.unique(crop_cover)) <= set(np.unique(cover))      # nearest-neighbour labels only
 
 
-def test_pasted_footprints_are_construction_only_one_way_round():
+def _roof_tiles():
+    """One 40 x 40 building tile at 1 m: two bright roofs (10 x 10 and 12 x 10)."""
     roofs = np.zeros((4, 40, 40), np.float32)
     roofs[:3] = 0.95
     mask = np.zeros((40, 40), bool)
     mask[5:15, 5:15] = mask[22:34, 20:30] = True
-    tiles = [BuildingTile("test/roofs", roofs, mask, 1.0)]
+    return [BuildingTile("test/roofs", roofs, mask, 1.0)]
+
+
+def test_pasted_footprints_are_construction_only_one_way_round():
+    tiles = _roof_tiles()
     seen_built = seen_demolished = 0
     for seed in range(30):
         rng = np.random.default_rng(seed)
@@ -447,11 +452,7 @@ def test_seasonal_build_share_sets_how_many_seasonal_examples_carry_new_roofs():
     from weipian.learn.batches import BatchSampler
     from weipian.learn.landcover import LandCoverTile
 
-    roofs = np.zeros((4, 40, 40), np.float32)
-    roofs[:3] = 0.95
-    mask = np.zeros((40, 40), bool)
-    mask[5:15, 5:15] = mask[22:34, 20:30] = True
-    buildings = [BuildingTile("test/roofs", roofs, mask, 1.0)]
+    buildings = _roof_tiles()
     rng = np.random.default_rng(0)
     tiles = [LandCoverTile(f"gid15/farm{k}", *_farm_tile(rng), 1.0) for k in range(3)]
     carrying = {}
