@@ -74,6 +74,35 @@ def test_unknown_pixels_carry_no_loss():
     assert _masked_loss(logits, target).item() != pytest.approx(_masked_loss(changed, target).item(), rel=1e-3)
 
 
+def test_per_example_dice_weighs_a_small_roof_like_a_large_one():
+    # two examples: a 40 x 40 px new building and a 2 x 2 px one, both outputs alike
+    target = torch.zeros(2, 2, 64, 64, dtype=torch.uint8)
+    target[0, :, 10:50, 10:50] = 1
+    target[1, :, 30:32, 30:32] = 1
+    right = torch.where(target == 1, 10.0, -10.0)
+    small_missed = right.clone()
+    small_missed[1, :, 30:32, 30:32] = -10.0
+    cost = {dice: (_masked_loss(small_missed, target, dice) - _masked_loss(right, target, dice)).item()
+            for dice in ("batch", "example")}
+    # pooled over the batch, 4 missed pixels of 1,604 move Dice by about 4 / 1,604 each output;
+    # per example, the small example's Dice goes from about 0 to 4 / 5 (smoothing 1), half the mean
+    assert cost["batch"] < 0.01
+    assert cost["example"] == pytest.approx(0.4, abs=0.02)
+    with pytest.raises(ValueError, match="dice"):
+        _masked_loss(right, target, "pixel")
+
+
+def test_per_example_dice_skips_unknown_pixels():
+    rng = np.random.default_rng(5)
+    target = torch.from_numpy(rng.integers(0, 2, (2, 2, 8, 8)).astype(np.uint8))
+    target[1] = IGNORE  # nothing known in the second example
+    logits = torch.from_numpy(rng.normal(0, 1, (2, 2, 8, 8)).astype(np.float32))
+    changed = logits.clone()
+    changed[1] = 50.0
+    assert _masked_loss(logits, target, "example").item() == pytest.approx(
+        _masked_loss(changed, target, "example").item(), rel=1e-6)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Four steps on toy pairs, exported: checkpoint folder and model.onnx."""

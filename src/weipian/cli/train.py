@@ -58,6 +58,9 @@ import click
 @click.option("--seasonal-build-share", type=click.FloatRange(min=0, max=1), default=0.5, show_default=True,
               help="Share of seasonal pairs onto whose farmland or village land real footprints are pasted "
               "as new construction (0.5: the recipe of models 0.2-0.4).")
+@click.option("--dice", type=click.Choice(["batch", "example"]), default="batch", show_default=True,
+              help="Soft Dice of the loss over the whole batch (models 0.1-0.5) or per example, so that a "
+              "few pixels of new roof count as much as a real pair's thousands.")
 @click.option("--calibration", type=click.Choice(["current", "0.4"]), default="current", show_default=True,
               help="Seasonal pairs that hold the thresholds' false-alarm budget: current (1.6-12 m) or 0.4 "
               "(the 128-px pairs weipian 0.2-0.4 were calibrated on).")
@@ -70,7 +73,7 @@ import click
 def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, verified_manifest, before, after,
               bands, outcome_column, from_model, split, leave_out, gsd, steps, batch, crop, lr, seed,
               val_every, threads, resume, seasonal_min_zoom, seasonal_made_on, seasonal_retexture,
-              seasonal_demolish, seasonal_build_share, calibration, relabel_unmarked,
+              seasonal_demolish, seasonal_build_share, dice, calibration, relabel_unmarked,
               class_weight_power):
     """Train a change model into OUTDIR (model.onnx, model_card.json, weights.pt, checkpoints).
 
@@ -114,7 +117,7 @@ def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, veri
                          lr=lr or (5e-4 if tuning else 2e-3), seed=seed, val_every=val_every, threads=threads,
                          arch=arch, seasonal_min_zoom=seasonal_min_zoom, seasonal_made_on=seasonal_made_on,
                          seasonal_retexture=seasonal_retexture, seasonal_demolish=seasonal_demolish,
-                         seasonal_build_share=seasonal_build_share)
+                         seasonal_build_share=seasonal_build_share, dice=dice)
     summary = train_from_folders(data, output, buildings=buildings, leave_out=leave_out, config=config,
                                  extra_pairs=extra, from_model=from_model, resume=resume,
                                  progress=show_progress(ctx), use_split=split, gsd_m=gsd, landcover=landcover,

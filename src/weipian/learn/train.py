@@ -89,6 +89,9 @@ class TrainConfig:
     seasonal_build_share : float
         Share of seasonal pairs onto whose farmland or village land real
         footprints are pasted as new construction (0.5: models 0.2–0.4).
+    dice : {"batch", "example"}
+        Pooling of the soft Dice term (:func:`_masked_loss`; ``"batch"``:
+        models 0.1–0.5).
     """
 
     steps: int = 3000
@@ -111,6 +114,7 @@ class TrainConfig:
     seasonal_retexture: float = 0.0
     seasonal_demolish: float = 0.0
     seasonal_build_share: float = 0.5
+    dice: str = "batch"
 
     def seasonal_options(self) -> dict:
         """The ``seasonal_*`` settings by name, as :class:`~weipian.learn.batches.BatchSampler` takes them."""
@@ -121,17 +125,38 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _masked_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """BCE + soft Dice per output channel, ignoring unknown pixels."""
+#: How the soft Dice term of the loss pools pixels (:func:`_masked_loss`).
+DICE_POOLING = ("batch", "example")
+
+
+def _masked_loss(logits: torch.Tensor, target: torch.Tensor, dice: str = "batch") -> torch.Tensor:
+    """BCE + soft Dice per output channel, ignoring unknown pixels.
+
+    Parameters
+    ----------
+    logits : (n, K, S, S) tensor
+    target : (n, K, S, S) uint8 tensor
+        1, 0 or :data:`~weipian.learn.samples.IGNORE`.
+    dice : {"batch", "example"}
+        ``"batch"`` pools every pixel of the batch into one Dice per output
+        (models 0.1–0.5): an example's few pixels of new roof weigh next to
+        a real pair's thousands only by their count. ``"example"`` takes
+        the Dice of each example and output, then the mean: every example's
+        construction counts alike, however small, and an example with
+        nothing built is pushed toward flagging nothing at all.
+    """
+    if dice not in DICE_POOLING:
+        raise ValueError(f"dice must be one of {DICE_POOLING}, not {dice!r}")
     known = (target != IGNORE).float()
     truth = (target == 1).float()
     bce = F.binary_cross_entropy_with_logits(logits, truth, weight=known, reduction="sum")
     bce = bce / known.sum().clamp(min=1.0)
     prob = torch.sigmoid(logits) * known
-    inter = (prob * truth).sum(dim=(0, 2, 3))
-    denom = prob.sum(dim=(0, 2, 3)) + (truth * known).sum(dim=(0, 2, 3))
-    dice = 1.0 - (2 * inter + 1.0) / (denom + 1.0)
-    return bce + dice.mean()
+    dims = (0, 2, 3) if dice == "batch" else (2, 3)
+    inter = (prob * truth).sum(dim=dims)
+    denom = prob.sum(dim=dims) + (truth * known).sum(dim=dims)
+    dice_loss = 1.0 - (2 * inter + 1.0) / (denom + 1.0)
+    return bce + dice_loss.mean()
 
 
 def _lr_at(step: int, config: TrainConfig) -> float:
@@ -343,7 +368,7 @@ def _step(net, opt, sampler, rng, step: int, config: TrainConfig, device) -> flo
     for group in opt.param_groups:
         group["lr"] = _lr_at(step, config)
     logits = net(torch.from_numpy(xb).to(device), torch.from_numpy(xa).to(device))
-    loss = _masked_loss(logits, torch.from_numpy(target).to(device))
+    loss = _masked_loss(logits, torch.from_numpy(target).to(device), config.dice)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
