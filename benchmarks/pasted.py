@@ -1,6 +1,7 @@
 """Real roofs on real farmland, both held out: recall of new construction among seasonal change.
 
 Usage: python benchmarks/pasted.py [--realdata ../shared/realdata] [--model PATH] [--pairs 40] [--native]
+                                  [--roofs held_out|training]
 
 The building tiles kept out of training (``weipian.learn.recipe.HELD_OUT_BUILDINGS``:
 ``gf2_mfbfs/937``, Gaofen-2-like 0.8 m, and ``shanghai_google/0_9``, ``8_1``, about 0.86 m) are
@@ -46,11 +47,17 @@ from weipian.testing.scores import pixel_scores  # noqa: E402
 MIN_ROOF_M2 = 100.0
 
 
-def pasted_pairs(realdata: Path, count: int, seed: int = 21, native: bool = False):
+#: Building sets the held-out roofs come from; ``--roofs training`` takes these sets' training tiles instead.
+ROOF_SETS = ("gf2_mfbfs", "shanghai_google")
+
+
+def pasted_pairs(realdata: Path, count: int, seed: int = 21, native: bool = False, roofs: str = "held_out"):
     """(name, before, after, gsd, roofs, recoloured, demolished, source): roofs pasted on held-out farmland.
 
     ``roofs`` is a (H, W) int array: 0 nowhere, k for the k-th pasted roof;
     ``recoloured`` the set of recoloured roof numbers; ``source`` the building set the roofs came from.
+    ``roofs="training"`` cuts the roofs from the training tiles of the same sets instead: whether a
+    miss is one of generalisation (held-out roofs only) or of what the network learned at all.
     """
     from weipian.learn.augment import _building_pieces, _paste
     from weipian.learn.calibrate import seasonal_validation_pairs
@@ -60,8 +67,11 @@ def pasted_pairs(realdata: Path, count: int, seed: int = 21, native: bool = Fals
 
     tiles = load_landcover_folder(realdata / "train" / "landcover", split="held_out")
     gid = [t for t in tiles if t.name.startswith("gid15/")]
+    if roofs not in ("held_out", "training"):
+        raise ValueError(f"roofs must be 'held_out' or 'training', not {roofs!r}")
     roofs_from = [t for t in load_building_folder(realdata / "train" / "buildings")
-                  if t.name in HELD_OUT_BUILDINGS]
+                  if (t.name in HELD_OUT_BUILDINGS) == (roofs == "held_out")
+                  and t.name.split("/")[1] in ROOF_SETS]
     rng = np.random.default_rng(seed)
     crops = (dict(size=256, min_zoom=1.0, max_zoom_out=1.0) if native else dict(size=512, min_zoom=0.4))
     for k, pair in enumerate(seasonal_validation_pairs(gid, count=count, seed=seed, **crops)):
@@ -96,14 +106,15 @@ def pasted_pairs(realdata: Path, count: int, seed: int = 21, native: bool = Fals
                source.name.split("/")[1])
 
 
-def measure(realdata: Path, tmp: Path, *, count: int, model, quality, native: bool = False) -> None:
+def measure(realdata: Path, tmp: Path, *, count: int, model, quality, native: bool = False,
+            roof_tiles: str = "held_out") -> None:
     roofs_seen = []        # (kind, source, found by weipian, found by CVA + Otsu), one per new roof
     demolished_flagged = {"ours": [], "cva": []}
     rest = {"ours": [], "cva": []}
     f1 = {"ours": [], "cva": []}
     print(f"{'pair':12s} {'roofs':>5s} {'found':>5s} {'rest %':>7s} | {'CVA found':>9s} {'CVA rest %':>10s}")
-    for name, before, after, gsd, roofs, recoloured, demolished, source in pasted_pairs(realdata, count,
-                                                                                        native=native):
+    pairs = pasted_pairs(realdata, count, native=native, roofs=roof_tiles)
+    for name, before, after, gsd, roofs, recoloured, demolished, source in pairs:
         stem = name.replace("/", "_")
         b = _write(tmp / f"{stem}_b.tif", before, gsd)
         a = _write(tmp / f"{stem}_a.tif", after, gsd)
@@ -152,15 +163,19 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=40)
     parser.add_argument("--native", action="store_true",
                         help="paste onto crops at the land-cover tiles' own pixels (about 4 m), not enlarged")
+    parser.add_argument("--roofs", choices=("held_out", "training"), default="held_out",
+                        help="cut the roofs from the held-out building tiles (default) or from the training "
+                        "tiles of the same sets (is a miss one of generalisation?)")
     args = parser.parse_args()
     realdata = realdata_to_measure(args)
     if realdata is None:
         return
     pixels = "the tiles' own pixels (about 4 m)" if args.native else "1.75 m"
-    print(f"model: {args.model}, quality {args.quality}; held-out roofs on held-out farmland, {pixels}")
+    print(f"model: {args.model}, quality {args.quality}; {args.roofs.replace('_', '-')} roofs on held-out "
+          f"farmland, {pixels}")
     with tempfile.TemporaryDirectory() as tmp:
         measure(realdata, Path(tmp), count=args.pairs, model=args.model, quality=args.quality,
-                native=args.native)
+                native=args.native, roof_tiles=args.roofs)
 
 
 if __name__ == "__main__":
