@@ -296,3 +296,22 @@ def test_unmarked_change_is_relabelled_by_the_label_meaning(policy, expected):
     assert (out.any_change[quiet] == 0).mean() > 0.99  # noise is not change
     with pytest.raises(ValueError, match="policy"):
         mark_unlabelled_change(pair, "urban")
+
+
+def test_present_dice_leaves_examples_with_nothing_built_to_the_cross_entropy():
+    # example 0: a 10 x 10 px roof, found; example 1: nothing built, 4 px flagged by mistake
+    target = torch.zeros(2, 2, 32, 32, dtype=torch.uint8)
+    target[0, :, 5:15, 5:15] = 1
+    logits = torch.where(target == 1, 20.0, -20.0)
+    flagged = logits.clone()
+    flagged[1, :, 0:2, 0:2] = 20.0
+    cost = {dice: (_masked_loss(flagged, target, dice) - _masked_loss(logits, target, dice)).item()
+            for dice in ("example", "present")}
+    # per example, the empty example's Dice goes from 0 to 1 - 1 / (4 + 1) = 0.8: half the mean, 0.4;
+    # "present" averages the roof example only (Dice unchanged), so only the cross-entropy moves:
+    # 4 px of 2,048 known per output at about 20 nats each
+    bce = 4 * 20.0 / 2048
+    assert cost["example"] == pytest.approx(0.4 + bce, abs=0.01)
+    assert cost["present"] == pytest.approx(bce, abs=0.005)
+    assert _masked_loss(torch.full((1, 2, 8, 8), -20.0), torch.zeros(1, 2, 8, 8, dtype=torch.uint8),
+                        "present").item() == pytest.approx(0.0, abs=1e-6)  # no positive anywhere: no Dice

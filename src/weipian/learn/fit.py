@@ -92,7 +92,7 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         "device": summary["device"],
         "parameters": summary["parameters"],
         "recipe": {"batch": config.batch, "crop": config.crop, "lr": config.lr, "seed": config.seed,
-                   **config.seasonal_options()},
+                   "dice": config.dice, **config.seasonal_options()},
     }
     if from_model is not None:
         card["fine_tuned_from"] = str(from_model)

@@ -89,7 +89,7 @@ class TrainConfig:
     seasonal_build_share : float
         Share of seasonal pairs onto whose farmland or village land real
         footprints are pasted as new construction (0.5: models 0.2–0.4).
-    dice : {"batch", "example"}
+    dice : {"batch", "example", "present"}
         Pooling of the soft Dice term (:func:`_masked_loss`; ``"batch"``:
         models 0.1–0.5).
     """
@@ -126,7 +126,7 @@ def _device() -> torch.device:
 
 
 #: How the soft Dice term of the loss pools pixels (:func:`_masked_loss`).
-DICE_POOLING = ("batch", "example")
+DICE_POOLING = ("batch", "example", "present")
 
 
 def _masked_loss(logits: torch.Tensor, target: torch.Tensor, dice: str = "batch") -> torch.Tensor:
@@ -137,13 +137,18 @@ def _masked_loss(logits: torch.Tensor, target: torch.Tensor, dice: str = "batch"
     logits : (n, K, S, S) tensor
     target : (n, K, S, S) uint8 tensor
         1, 0 or :data:`~weipian.learn.samples.IGNORE`.
-    dice : {"batch", "example"}
+    dice : {"batch", "example", "present"}
         ``"batch"`` pools every pixel of the batch into one Dice per output
         (models 0.1–0.5): an example's few pixels of new roof weigh next to
         a real pair's thousands only by their count. ``"example"`` takes
         the Dice of each example and output, then the mean: every example's
         construction counts alike, however small, and an example with
-        nothing built is pushed toward flagging nothing at all.
+        nothing built is pushed toward flagging nothing at all (its Dice is
+        ``1 - 1 / (Σp + 1)``: one pixel's worth of probability costs 0.5).
+        ``"present"``: per example as ``"example"``, but the mean is over
+        the (example, output) pairs whose known pixels hold a positive; an
+        example with nothing built is left to the cross-entropy, which
+        weighs each pixel alike. 0 where no example holds a positive.
     """
     if dice not in DICE_POOLING:
         raise ValueError(f"dice must be one of {DICE_POOLING}, not {dice!r}")
@@ -156,6 +161,9 @@ def _masked_loss(logits: torch.Tensor, target: torch.Tensor, dice: str = "batch"
     inter = (prob * truth).sum(dim=dims)
     denom = prob.sum(dim=dims) + (truth * known).sum(dim=dims)
     dice_loss = 1.0 - (2 * inter + 1.0) / (denom + 1.0)
+    if dice == "present":
+        present = (truth * known).sum(dim=(2, 3)) > 0
+        return bce + (dice_loss * present).sum() / present.sum().clamp(min=1)
     return bce + dice_loss.mean()
 
 
