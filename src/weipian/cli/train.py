@@ -58,7 +58,8 @@ import click
 @click.option("--seasonal-build-share", type=click.FloatRange(min=0, max=1), default=0.5, show_default=True,
               help="Share of seasonal pairs onto whose farmland or village land real footprints are pasted "
               "as new construction (0.5: the recipe of models 0.2-0.4).")
-@click.option("--dice", type=click.Choice(["batch", "example", "present"]), default="batch", show_default=True,
+@click.option("--dice", type=click.Choice(["batch", "example", "present"]), default="batch",
+              show_default=True,
               help="Soft Dice of the loss over the whole batch (models 0.1-0.5), per example, so that a "
               "few pixels of new roof count as much as a real pair's thousands, or per example with "
               "something built only (present: examples with nothing built are left to the cross-entropy).")
