@@ -147,6 +147,52 @@ def test_model_card_travels_inside_the_onnx_file(trained):
     assert (out / "model_card.json").exists() and (out / "weights.pt").exists()
 
 
+def test_averaged_weights_are_the_weighted_mean_and_counters_are_kept():
+    from weipian.learn.average import average_state_dicts
+
+    a = {"w": torch.tensor([0.0, 4.0]), "n": torch.tensor(7)}
+    b = {"w": torch.tensor([8.0, 0.0]), "n": torch.tensor(9)}
+    out = average_state_dicts([a, b], [1, 3])  # (a + 3 b) / 4
+    torch.testing.assert_close(out["w"], torch.tensor([6.0, 1.0]))
+    assert out["n"].item() == 7
+    torch.testing.assert_close(average_state_dicts([a, b])["w"], torch.tensor([4.0, 2.0]))
+    with pytest.raises(ValueError, match="has shape"):
+        average_state_dicts([a, {"w": torch.zeros(3), "n": torch.tensor(1)}])
+    with pytest.raises(ValueError, match="non-negative"):
+        average_state_dicts([a, b], [1, -1])
+
+
+def test_a_model_averaged_with_itself_gives_its_probabilities(trained, tmp_path):
+    from weipian.learn.average import average_models
+
+    out, _ = trained
+    card = average_models(tmp_path / "avg", [out, out / "weights.pt"], data=None)
+    (tmp_path / "member").mkdir()
+    member = export_onnx(out / "weights.pt", tmp_path / "member" / "model.onnx")  # weights.pt is float16
+    assert [m["weight"] for m in card["averaged_from"]] == [0.5, 0.5]
+    assert "f1_by_threshold" not in card and card["thresholds"] == ChangeModel(out / "model.onnx").card["thresholds"]
+    rng = np.random.default_rng(4)
+    xb = rng.uniform(0, 1, (1, CHANNELS, 64, 64)).astype(np.float32)
+    xa = rng.uniform(0, 1, (1, CHANNELS, 64, 64)).astype(np.float32)
+    np.testing.assert_allclose(ChangeModel(tmp_path / "avg" / "model.onnx").run(xb, xa),
+                               ChangeModel(member).run(xb, xa), atol=1e-6)
+
+
+def test_models_of_other_designs_cannot_be_averaged(trained, tmp_path):
+    from weipian.learn.average import average_models
+
+    out, _ = trained
+    config = TrainConfig(steps=1, batch=2, crop=64, val_every=1, widths=(8, 16, 32, 32), synthetic_share=0.0)
+    summary = train([_toy_pair(5)], tmp_path / "other", config=config, progress=False)
+    export_onnx(summary["best"], tmp_path / "other" / "model.onnx")
+    with pytest.raises(TrainingDataError, match=r"widths is .*only fine-tunes of one model can be averaged"):
+        average_models(tmp_path / "avg", [out, tmp_path / "other"], data=None)
+    result = CliRunner().invoke(main, ["average-models", str(tmp_path / "avg"), str(out), str(out),
+                                       "--data", str(tmp_path), "--weight", "1"])
+    assert result.exit_code == 2 and "one --weight per member (2)" in result.output
+    assert not (tmp_path / "avg").exists()
+
+
 def test_tiled_prediction_does_not_depend_on_the_window():
     """A window on the tile grid, read with the engine's halo, gives the whole image's pixels exactly."""
     from weipian.engine.windows import HALO

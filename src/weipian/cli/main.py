@@ -108,7 +108,7 @@ from .farmland import farmland_cmd  # noqa: E402
 from .judge import judge_cmd  # noqa: E402
 from .ledger import ledger_cmd  # noqa: E402
 from .run import run_cmd  # noqa: E402
-from .train import train_cmd  # noqa: E402
+from .train import average_models_cmd, train_cmd  # noqa: E402
 
 main.add_command(batch_cmd)
 main.add_command(detect_cmd)
@@ -118,6 +118,7 @@ main.add_command(judge_cmd)
 main.add_command(ledger_cmd)
 main.add_command(run_cmd)
 main.add_command(train_cmd)
+main.add_command(average_models_cmd)
 
 
 if __name__ == "__main__":

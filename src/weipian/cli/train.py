@@ -146,3 +146,41 @@ def _train_cover(ctx, output, landcover, *, steps, batch, crop, lr, seed, val_ev
     click.echo(f"land-cover model written to {summary['onnx']} ({summary['parameters']:,} parameters, "
                f"{config.steps} steps in {summary['seconds']:.0f} s; validation mean F1 "
                f"{last.get('val_mean_f1', float('nan')):.3f})")
+
+
+@click.command("average-models")
+@click.argument("output", type=click.Path())
+@click.argument("members", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--data", type=click.Path(exists=True), required=True,
+              help="The change folder the members were trained from "
+                   "(its validation pairs set the thresholds).")
+@click.option("--landcover", type=click.Path(exists=True), default=None,
+              help="The land-cover folder (its validation tiles make the seasonal pairs of the budget).")
+@click.option("--weight", "weights", type=click.FloatRange(min=0), multiple=True,
+              help="Weight of each member, in order (repeat once per member; equal when omitted).")
+@click.option("--calibration", type=click.Choice(["current", "0.4"]), default="current", show_default=True,
+              help="Seasonal pairs that hold the thresholds' false-alarm budget (as weipian train).")
+def average_models_cmd(output, members, data, landcover, weights, calibration):
+    """Average fine-tunes of one base model (MEMBERS: model folders) into one model in OUTPUT.
+
+    The weights are averaged, exported to model.onnx and calibrated on the
+    validation pairs of --data; the network costs what one member costs.
+    Needs PyTorch: pip install 'weipian[train]'.
+    """
+    from ..errors import TrainingDataError
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise TrainingDataError("weipian average-models needs PyTorch; install it with "
+                                "pip install 'weipian[train]' (or pip install torch==2.13.0)") from None
+    if weights and len(weights) != len(members):
+        raise click.UsageError(f"give one --weight per member ({len(members)}), or none; got {len(weights)}")
+    from ..learn.average import average_models
+
+    card = average_models(output, members, data=data, landcover=landcover, weights=weights or None,
+                          calibration=calibration)
+    t = card["thresholds"]
+    coarse = f", coarse {t['coarse']['construction']}" if "coarse" in t else ""
+    click.echo(f"averaged {len(members)} models into {output}/model.onnx; construction threshold "
+               f"{t['construction']}{coarse}")
