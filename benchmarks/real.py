@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/real.py [--realdata ../shared/realdata] [--model PATH] [--lodo out/models]
-                              [--lodo-only] [--targets construction,any]
+                              [--lodo-only] [--targets construction,any] [--datasets levir_cd,...]
 
 What is measured, per pair and per dataset:
 
@@ -217,6 +217,8 @@ def main() -> None:
     parser.add_argument("--targets", default="construction,any")
     parser.add_argument("--lodo-only", action="store_true", help="skip the held-out pairs")
     parser.add_argument("--quality", default="fast", choices=QUALITIES)
+    parser.add_argument("--datasets", default=None,
+                        help="comma-separated datasets of the held-out pairs to score (default: all)")
     args = parser.parse_args()
     realdata = Path(args.realdata)
     if not (realdata / "train").exists():
@@ -231,7 +233,8 @@ def main() -> None:
               "(F1, object recall/precision)"
               + (f", F1 of {', '.join(targets[1:])}" if targets[1:] else "") + "; CVA + Otsu beside")
         if not args.lodo_only:
-            rows = evaluate(held_out_pairs(realdata, Path(tmp)), model=args.model, targets=targets,
+            datasets = args.datasets.split(",") if args.datasets else None
+            rows = evaluate(held_out_pairs(realdata, Path(tmp), datasets), model=args.model, targets=targets,
                             quality=args.quality)
             summarise(rows, "held-out pairs")
         if args.lodo:

@@ -361,3 +361,93 @@ def test_present_dice_leaves_examples_with_nothing_built_to_the_cross_entropy():
     assert cost["present"] == pytest.approx(bce, abs=0.005)
     assert _masked_loss(torch.full((1, 2, 8, 8), -20.0), torch.zeros(1, 2, 8, 8, dtype=torch.uint8),
                         "present").item() == pytest.approx(0.0, abs=1e-6)  # no positive anywhere: no Dice
+
+
+def test_routes_json_sends_some_pixel_sizes_to_another_model(trained, tmp_path):
+    import json
+    import shutil
+
+    out, summary = trained
+    main_model = tmp_path / "model.onnx"
+    shutil.copy(out / "model.onnx", main_model)
+    (tmp_path / "vhr").mkdir()
+    export_onnx(summary["best"], tmp_path / "vhr" / "model.onnx", card={"datasets": ["vhr"]})
+    (tmp_path / "routes.json").write_text(json.dumps({"routes": [{"max_gsd_m": 0.6, "model": "vhr/model.onnx"}]}))
+    net = ChangeModel(main_model)
+    assert net.for_gsd(0.5).card["datasets"] == ["vhr"]
+    assert net.for_gsd(0.6).path != net.path
+    assert net.for_gsd(2.0) is net  # outside every route: the model itself
+    assert ChangeModel(out / "model.onnx").for_gsd(0.5).path == ChangeModel(out / "model.onnx").path  # no routes
+
+
+def test_a_route_to_a_model_on_another_tile_grid_is_refused(trained, tmp_path):
+    import json
+    import shutil
+
+    out, summary = trained
+    shutil.copy(out / "model.onnx", tmp_path / "model.onnx")
+    tile = ChangeModel(out / "model.onnx").tile
+    export_onnx(summary["best"], tmp_path / "other.onnx", card={"tile": tile * 2})
+    (tmp_path / "routes.json").write_text(json.dumps({"routes": [{"max_gsd_m": 0.6, "model": "other.onnx"}]}))
+    net = ChangeModel(tmp_path / "model.onnx")
+    with pytest.raises(ModelError, match="export both with the same tiling"):
+        net.for_gsd(0.5)
+    assert net.for_gsd(1.0) is net
+
+
+@pytest.mark.parametrize("text", ["not json", '{"routes": [{"model": "x.onnx"}]}', '{"paths": []}'])
+def test_a_bad_routes_file_is_named_with_the_form_it_needs(trained, tmp_path, text):
+    import shutil
+
+    out, _ = trained
+    shutil.copy(out / "model.onnx", tmp_path / "model.onnx")
+    (tmp_path / "routes.json").write_text(text)
+    with pytest.raises(ModelError, match=r"routes\.json: not a routes file .*max_gsd_m"):
+        ChangeModel(tmp_path / "model.onnx").for_gsd(0.5)
+
+
+def test_a_native_fine_tune_drops_the_base_models_working_resolution(trained, tmp_path):
+    from weipian.learn.train import _start_network
+
+    out, summary = trained
+    base = tmp_path / "base.pt"
+    state = torch.load(summary["best"], weights_only=False)
+    torch.save({**state, "config": {**state["config"], "working_gsd_m": 1.0}}, base)
+    kept = TrainConfig(steps=1)
+    assert _start_network(kept, base).working_gsd_m == 1.0 and kept.working_gsd_m == 1.0
+    native = TrainConfig(steps=1, native=True)
+    assert _start_network(native, base).working_gsd_m is None and native.working_gsd_m is None
+    fresh = TrainConfig(steps=1, native=True, widths=(8, 16, 32, 64))
+    assert _start_network(fresh, None).working_gsd_m is None
+
+
+def test_training_on_an_unknown_dataset_names_the_known_ones(tmp_path):
+    from weipian.learn.fit import train_from_folders
+
+    (tmp_path / "data").mkdir()
+    with pytest.raises(TrainingDataError, match=r"unknown dataset\(s\) no_such_set; choose among .*levir_cd"):
+        train_from_folders(tmp_path / "data", tmp_path / "out", datasets=("levir_cd", "no_such_set"))
+
+
+def test_detect_runs_the_routed_model_on_fine_imagery(trained, tmp_path):
+    import json
+    import shutil
+
+    from affine import Affine
+
+    out, summary = trained
+    shutil.copy(out / "model.onnx", tmp_path / "model.onnx")
+    export_onnx(summary["best"], tmp_path / "nir.onnx", card={"required_bands": ["red", "green", "blue", "nir"]})
+    (tmp_path / "routes.json").write_text(json.dumps({"routes": [{"max_gsd_m": 0.6, "model": "nir.onnx"}]}))
+    rng = np.random.default_rng(3)
+    images = {}
+    for gsd in (0.5, 1.0):
+        transform = Affine(gsd, 0.0, 452000.0, 0.0, -gsd, 2508000.0)
+        images[gsd] = [write_tif(tmp_path / f"{name}{gsd}.tif", rng.integers(1, 200, (3, 64, 64)).astype(np.uint8),
+                                 transform=transform) for name in ("b", "a")]
+    fine = CliRunner().invoke(main, ["detect", *map(str, images[0.5]), "--model", str(tmp_path / "model.onnx"),
+                                     "-o", str(tmp_path / "fine.gpkg")])
+    assert fine.exit_code == 2 and "nir.onnx needs bands red, green, blue, nir" in fine.output  # the route ran
+    coarse = CliRunner().invoke(main, ["detect", *map(str, images[1.0]), "--model", str(tmp_path / "model.onnx"),
+                                       "-o", str(tmp_path / "coarse.gpkg")])
+    assert coarse.exit_code == 0, coarse.output

@@ -33,6 +33,12 @@ import click
 @click.option("--split/--no-split", default=True, show_default=True,
               help="Hold out the recipe's test and validation pairs of --data (weipian.learn.recipe).")
 @click.option("--leave-out", default=None, metavar="DATASET", help="Train without this dataset of --data.")
+@click.option("--datasets", default=None, metavar="LIST",
+              help="Only these datasets of --data, comma-separated (e.g. levir_cd,pak_houses,whu_cd).")
+@click.option("--max-zoom-out", type=click.FloatRange(min=1.0), default=4.0, show_default=True,
+              help="Largest zoom-out of real-pair crops, times the pair's own pixel size.")
+@click.option("--native", is_flag=True,
+              help="Run the network at the imagery's own resolution (no averaging of sub-metre pixels).")
 @click.option("--gsd", type=float, default=None, help="Pixel size (m) of --data pairs without a manifest.")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="Optimiser steps [default: 3000, or 300 when fine-tuning].")
@@ -73,7 +79,8 @@ import click
               help="--task cover: loss weight of a class = its pixel share ** -power (0: equal weights).")
 @click.pass_context
 def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, verified_manifest, before, after,
-              bands, outcome_column, from_model, split, leave_out, gsd, steps, batch, crop, lr, seed,
+              bands, outcome_column, from_model, split, leave_out, datasets, max_zoom_out, native, gsd,
+              steps, batch, crop, lr, seed,
               val_every, threads, resume, seasonal_min_zoom, seasonal_made_on, seasonal_retexture,
               seasonal_demolish, seasonal_build_share, dice, calibration, relabel_unmarked,
               class_weight_power):
@@ -119,11 +126,14 @@ def train_cmd(ctx, output, task, data, buildings, landcover, arch, patches, veri
                          lr=lr or (5e-4 if tuning else 2e-3), seed=seed, val_every=val_every, threads=threads,
                          arch=arch, seasonal_min_zoom=seasonal_min_zoom, seasonal_made_on=seasonal_made_on,
                          seasonal_retexture=seasonal_retexture, seasonal_demolish=seasonal_demolish,
-                         seasonal_build_share=seasonal_build_share, dice=dice)
+                         seasonal_build_share=seasonal_build_share, dice=dice, max_zoom_out=max_zoom_out,
+                         native=native)
     summary = train_from_folders(data, output, buildings=buildings, leave_out=leave_out, config=config,
                                  extra_pairs=extra, from_model=from_model, resume=resume,
                                  progress=show_progress(ctx), use_split=split, gsd_m=gsd, landcover=landcover,
-                                 relabel_unmarked=relabel_unmarked, calibration=calibration)
+                                 relabel_unmarked=relabel_unmarked, calibration=calibration,
+                                 datasets=tuple(d.strip() for d in datasets.split(",") if d.strip())
+                                 if datasets else None)
     last = summary["history"][-1] if summary["history"] else {}
     click.echo(f"model written to {summary['onnx']} ({summary['parameters']:,} parameters, "
                f"{config.steps} steps in {summary['seconds']:.0f} s on {summary['device']}; "

@@ -68,6 +68,10 @@ class BatchSampler:
     seasonal_build_share : float
         Share of seasonal pairs onto which real footprints are pasted as new
         construction (``build_share`` of :func:`weipian.learn.seasons.seasonal_pair`).
+    max_zoom_out : float
+        Largest zoom-out of real-pair crops (``max_zoom_out`` of
+        :func:`weipian.learn.augment.rescaled_crop`; 4: a 0.5 m pair is also
+        seen at up to 2 m a pixel).
     """
 
     pairs: list[LabelledPair]
@@ -84,6 +88,7 @@ class BatchSampler:
     seasonal_retexture: float = 0.0
     seasonal_demolish: float = 0.0
     seasonal_build_share: float = 0.5
+    max_zoom_out: float = 4.0
 
     def __post_init__(self):
         self.datasets = sorted({p.dataset for p in self.pairs})
@@ -111,10 +116,11 @@ class BatchSampler:
             fake = LabelledPair(pair.name, pair.dataset, source, source, pair.has_nir, pair.gsd_m,
                                 np.zeros(pair.any_change.shape, np.uint8),
                                 np.zeros(pair.any_change.shape, np.uint8))
-            image, _, _, _, gsd = rescaled_crop(fake, self.size, rng)
+            image, _, _, _, gsd = rescaled_crop(fake, self.size, rng, max_zoom_out=self.max_zoom_out)
             before, after, any_c, cons = synthetic_pair(image, gsd, self.buildings, rng, has_nir=has_nir)
         else:
-            before, after, any_c, cons, gsd = rescaled_crop(pair, self.size, rng)
+            before, after, any_c, cons, gsd = rescaled_crop(pair, self.size, rng,
+                                                            max_zoom_out=self.max_zoom_out)
             after = nuisance(after, rng, has_nir=has_nir, strength=0.5)
             if rng.random() < self.exchange_share:
                 before, after, any_c, cons = exchange(before, after, any_c, cons)

@@ -13,6 +13,7 @@ import json
 import logging
 from pathlib import Path
 
+from ..errors import TrainingDataError
 from .recipe import CONSTRUCTION_UNKNOWN, DATASETS, UNMARKED_CHANGE, split_pairs
 from .samples import load_building_folder, load_change_folder
 
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 def train_from_folders(data, output, *, buildings=None, leave_out: str | None = None, config=None,
                        extra_pairs=(), from_model=None, resume: bool = False, progress: bool = True,
                        use_split: bool = True, gsd_m: float | None = None, landcover=None,
-                       relabel_unmarked: bool = False, calibration: str = "current") -> dict:
+                       relabel_unmarked: bool = False, calibration: str = "current",
+                       datasets: tuple[str, ...] | None = None) -> dict:
     """Train on labelled folders and export ``model.onnx`` with its card.
 
     Parameters
@@ -60,6 +62,10 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
     calibration : str
         Which seasonal pairs hold the thresholds' false-alarm budget
         (:data:`weipian.learn.calibrate.CALIBRATIONS`).
+    datasets : tuple of str, optional
+        Datasets of ``data`` to train, validate and test on (default: all of
+        :data:`~weipian.learn.recipe.DATASETS`), for a model meant for some
+        pixel sizes only (the 0.25–0.6 m datasets, say).
 
     Returns
     -------
@@ -71,7 +77,7 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
 
     config = config or TrainConfig()
     train_pairs, val_pairs, test_pairs = _split(data, use_split=use_split, leave_out=leave_out, gsd_m=gsd_m,
-                                                relabel_unmarked=relabel_unmarked)
+                                                relabel_unmarked=relabel_unmarked, datasets=datasets)
     train_pairs = train_pairs + list(extra_pairs)
     tiles, cover = _synthetic_sources(buildings, landcover, use_split=use_split)
     log.info("training on %d pairs (%d building tiles, %d land-cover tiles), validating on %d",
@@ -92,7 +98,8 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
         "device": summary["device"],
         "parameters": summary["parameters"],
         "recipe": {"batch": config.batch, "crop": config.crop, "lr": config.lr, "seed": config.seed,
-                   "dice": config.dice, **config.seasonal_options()},
+                   "dice": config.dice, "max_zoom_out": config.max_zoom_out, "native": config.native,
+                   **config.seasonal_options()},
     }
     if from_model is not None:
         card["fine_tuned_from"] = str(from_model)
@@ -102,11 +109,16 @@ def train_from_folders(data, output, *, buildings=None, leave_out: str | None = 
     return _finish(summary, card, Path(output), val_pairs, test_pairs, from_model, landcover, calibration)
 
 
-def _split(data, *, use_split: bool, leave_out, gsd_m, relabel_unmarked: bool = False):
+def _split(data, *, use_split: bool, leave_out, gsd_m, relabel_unmarked: bool = False, datasets=None):
     """Train, validation and test pairs of a change folder (the recipe's split, or all to train)."""
     if data is None:
         return [], [], []
-    pairs = load_change_folder(data, include=DATASETS if use_split else None, gsd_m=gsd_m,
+    unknown = sorted(set(datasets or ()) - set(DATASETS))
+    if unknown:
+        raise TrainingDataError(f"{data}: unknown dataset(s) {', '.join(unknown)}; "
+                                f"choose among {', '.join(DATASETS)}")
+    include = tuple(datasets) if datasets else (DATASETS if use_split else None)
+    pairs = load_change_folder(data, include=include, gsd_m=gsd_m,
                                construction_unknown=CONSTRUCTION_UNKNOWN)
     if not use_split:
         return pairs, [], []

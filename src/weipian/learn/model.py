@@ -7,6 +7,13 @@ within the trained range) and turns two epochs' input channels into change
 probabilities on a fixed tile grid (:func:`weipian.learn.tiling.predict_tiled`).
 The object pickles as its path, so Dask ships it to worker processes and
 each process opens its own session.
+
+A model folder may also hold ``routes.json``: other models of the same tile
+grid to use for some pixel sizes (:meth:`ChangeModel.for_gsd`), such as a
+model trained at the native resolution of 0.25–0.6 m imagery beside one
+that averages such imagery down to 1 m::
+
+    {"routes": [{"max_gsd_m": 0.6, "model": "vhr/model.onnx"}]}
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ import numpy as np
 from ..errors import ModelError, ResolutionWarning
 from .tiling import predict_tiled
 
-__all__ = ["ChangeModel", "DEFAULT_MODEL", "load_model"]
+__all__ = ["ChangeModel", "DEFAULT_MODEL", "ROUTES_FILE", "load_model"]
 
 #: The model shipped inside the package (see its model card, ``MODEL_CARD.md``).
 DEFAULT_MODEL = Path(__file__).with_name("default") / "model.onnx"
+
+#: Name of the file beside a model that routes some pixel sizes to other models.
+ROUTES_FILE = "routes.json"
 
 _sessions: dict = {}
 _sessions_lock = threading.Lock()
@@ -139,6 +149,51 @@ class ChangeModel:
         """The pixel size given to the network: the imagery's (× ``factor``), clamped to the trained range."""
         lo, hi = self.card.get("gsd_range_m", (0.3, 10.0))
         return float(min(max(gsd_m * factor, lo), hi))
+
+    @property
+    def routes(self) -> list[dict]:
+        """Models to use instead of this one for some pixel sizes (``routes.json`` beside it).
+
+        Each route is ``{"max_gsd_m": float, "model": path}`` (a path relative
+        to this model's folder), optionally with ``"min_gsd_m"``; the first
+        that covers a pixel size wins.
+
+        Raises
+        ------
+        weipian.errors.ModelError
+            If ``routes.json`` is not valid JSON of that form.
+        """
+        path = Path(self.path).with_name(ROUTES_FILE)
+        if not path.exists():
+            return []
+        try:
+            routes = json.loads(path.read_text(encoding="utf-8"))["routes"]
+            return [{"model": str(path.parent / r["model"]), "max_gsd_m": float(r["max_gsd_m"]),
+                     "min_gsd_m": float(r.get("min_gsd_m", 0.0))} for r in routes]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{path}: not a routes file ({exc}); it must read "
+                             '{"routes": [{"max_gsd_m": 0.6, "model": "vhr/model.onnx"}]}') from None
+
+    def for_gsd(self, gsd_m: float) -> "ChangeModel":
+        """The model to run on imagery of pixel size ``gsd_m``: a route's (:attr:`routes`) or this one.
+
+        A routed model must use the same tile grid (``tile`` and ``margin``),
+        so that windows planned for this model fit it.
+
+        Raises
+        ------
+        weipian.errors.ModelError
+            If a route's model is missing, not a weipian model, or on another tile grid.
+        """
+        for route in self.routes:
+            if route["min_gsd_m"] <= gsd_m <= route["max_gsd_m"]:
+                other = ChangeModel(route["model"])
+                if (other.tile, other.margin) != (self.tile, self.margin):
+                    raise ModelError(f"{other.path}: tiles of {other.tile} + {other.margin} px, but "
+                                     f"the model that routes {gsd_m:g} m pixels to it ({self.path}) uses "
+                                     f"{self.tile} + {self.margin}; export both with the same tiling")
+                return other
+        return self
 
     def run(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, 2, h, w)`` for ``(n, 6, h, w)`` float32 input channels."""

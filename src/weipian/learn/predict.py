@@ -50,6 +50,7 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None,
     with PairReader(PairSpec(str(before), str(after), bands)) as reader:
         acrs = area_crs(reader.crs, scene_lon(reader.transform, reader.shape, reader.crs))
         gsd = float(np.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs)))
+        net = net.for_gsd(gsd)
         net.check(reader.roles, gsd, source=str(before))
         pair = estimate_pair_model(reader, workers=1)
         b, a, valid = reader.read()

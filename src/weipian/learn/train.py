@@ -92,6 +92,12 @@ class TrainConfig:
     dice : {"batch", "example", "present"}
         Pooling of the soft Dice term (:func:`_masked_loss`; ``"batch"``:
         models 0.1–0.5).
+    max_zoom_out : float
+        Largest zoom-out of real-pair crops (4: models 0.1–0.5; 1.5 keeps a
+        0.5 m pair near its own pixel size, for a model run at native resolution).
+    native : bool
+        Validate and infer at the imagery's own resolution (``working_gsd_m``
+        None), also when fine-tuning a model that averages finer imagery down.
     """
 
     steps: int = 3000
@@ -115,6 +121,8 @@ class TrainConfig:
     seasonal_demolish: float = 0.0
     seasonal_build_share: float = 0.5
     dice: str = "batch"
+    max_zoom_out: float = 4.0
+    native: bool = False
 
     def seasonal_options(self) -> dict:
         """The ``seasonal_*`` settings by name, as :class:`~weipian.learn.batches.BatchSampler` takes them."""
@@ -333,7 +341,7 @@ def train(pairs: list[LabelledPair], output, *, buildings=(), val_pairs=(), conf
                            synthetic_share=config.synthetic_share, weights=config.weights or None,
                            landcover=list(landcover),
                            exchange_share=config.exchange_share, rgb_only=config.rgb_only,
-                           **config.seasonal_options())
+                           max_zoom_out=config.max_zoom_out, **config.seasonal_options())
     started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)  # adds up over resumes
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="training", unit="step")
     net.train()
@@ -361,8 +369,11 @@ def _start_network(config: TrainConfig, from_model):
         config.arch = base_config.get("arch", "unet")
         config.widths = tuple(base.widths)
         config.rgb_only = bool(base_config.get("rgb_only", False))
-        config.working_gsd_m = base_config.get("working_gsd_m")
+        config.working_gsd_m = None if config.native else base_config.get("working_gsd_m")
+        base.working_gsd_m = config.working_gsd_m
         return base
+    if config.native:
+        config.working_gsd_m = None
     net = build_network(config.arch, config.widths, CHANNELS)
     config.widths = tuple(net.widths)
     net.uses_nir = not config.rgb_only

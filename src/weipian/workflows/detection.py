@@ -157,7 +157,7 @@ def _open_pair(spec, net, fingerprint, *, work, execution: Execution, clouds: bo
         acrs = area_crs(reader.crs, scene_lon(reader.transform, reader.shape, reader.crs))
         scene = _Scene(reader.shape, reader.transform, reader.crs, reader.roles, reader.dates, acrs,
                        pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs))
-        net.check(scene.roles, scene.gsd_m, source=spec.before)
+        net.for_gsd(scene.gsd_m).check(scene.roles, scene.gsd_m, source=spec.before)
         if work is not None:  # only once the inputs have opened: bad input leaves nothing
             work.bind(fingerprint, resume=execution.resume)
         stored = work.load("model") if (work is not None and execution.resume) else None
@@ -178,6 +178,7 @@ def _plan(scene: _Scene, net, settings: DetectSettings, window_size):
     from ..raster.clouds import CloudParams
 
     target, params = settings.target, settings.params
+    net = net.for_gsd(scene.gsd_m)  # a model routed for these pixel sizes (routes.json), or net itself
     if target not in OUTPUTS:
         raise WeipianError(f"target was {target!r} but is expected to be one of {', '.join(OUTPUTS)}")
     factor = net.factor_for(scene.gsd_m, params.quality)
