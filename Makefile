@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench sample clean browser postgis docs model lodo cover-model
+.PHONY: install demo test bench sample clean browser postgis docs model vhr-model lodo cover-model
 
 install: $(STAMP)
 
@@ -98,6 +98,20 @@ model: $(STAMP)
 		--steps $(SEASON_STEPS) --batch 16 --lr 7e-4 --val-every 1000 --seed 5 --threads 1 --resume
 	cp out/models/default/model.onnx out/models/default/weights.pt out/models/default/model_card.json \
 		src/weipian/learn/default/
+
+# The model the default routes pixels of 0.6 m or finer to (src/weipian/learn/default/routes.json):
+# the shipped default fine-tuned at the imagery's own resolution (--native, crops zoomed out at most
+# 1.5 times) on the sub-metre pair datasets only, with the seasonal pairs of the default's last stage.
+# Resumable like make model.
+VHR_STEPS ?= 2000
+vhr-model: $(STAMP)
+	$(VENV)/bin/weipian train out/models/vhr $(TRAIN_DATA) --from-model default \
+		--datasets levir_cd,pak_houses,whu_cd --native --max-zoom-out 1.5 \
+		--seasonal-made-on tile --seasonal-min-zoom 0.4 --seasonal-retexture 0.5 --seasonal-demolish 0.3 \
+		--steps $(VHR_STEPS) --batch 16 --lr 7e-4 --val-every 500 --seed 5 --threads 1 --resume
+	mkdir -p src/weipian/learn/default/vhr
+	cp out/models/vhr/model.onnx out/models/vhr/weights.pt out/models/vhr/model_card.json \
+		src/weipian/learn/default/vhr/
 
 # The default land-cover model of weipian farmland, exactly as shipped: trained on the training split of
 # ../shared/realdata/train/landcover (held-out and validation tiles left out, see

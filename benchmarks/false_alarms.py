@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/false_alarms.py [--realdata ../shared/realdata] [--model PATH] [--quality fast]
-                                      [--seasonal 40]
+                                      [--seasonal 40] [--vhr]
 
 Most 卫片 patches lie on farmland, where a harvested field or a pond shore
 flagged as construction is a wasted field visit. Two measures, run through
@@ -60,31 +60,35 @@ def _write(path: Path, bands: np.ndarray, gsd: float) -> Path:
     return path
 
 
-def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float = 0.0):
+def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float = 0.0, *, vhr: bool = False):
     """(name, before.tif, after.tif, gsd) of seasonal pairs from held-out land-cover tiles.
 
     With ``retexture_share`` 1, every changed field that takes the state of
-    another field of its image takes that field's texture too.
+    another field of its image takes that field's texture too. With ``vhr``,
+    only the held-out tiles finer than 1 m (the 0.3 m LoveDA rural tile),
+    crops zoomed out at most twice (0.3–0.6 m pixels).
     """
     from weipian.learn.calibrate import seasonal_validation_pairs
     from weipian.learn.landcover import load_landcover_folder
 
     tiles = load_landcover_folder(realdata / "train" / "landcover", split="held_out")
+    if vhr:
+        tiles = [t for t in tiles if t.gsd_m < 1.0]
     for pair in seasonal_validation_pairs(tiles, count=count, size=256, seed=11,
-                                          retexture_share=retexture_share):
+                                          retexture_share=retexture_share, max_zoom_out=2.0 if vhr else 3.0):
         name = f"{pair.name.replace('/', '_')}_{retexture_share:g}"
         yield (pair.name, _write(tmp / f"{name}_b.tif", pair.before, pair.gsd_m),
                _write(tmp / f"{name}_a.tif", pair.after, pair.gsd_m), pair.gsd_m, None)
 
 
-def real_pairs(realdata: Path, tmp: Path):
-    """(name, before, after, gsd, truth) of held-out DSIFN and OSCD pairs."""
+def real_pairs(realdata: Path, tmp: Path, datasets=("dsifn", "oscd")):
+    """(name, before, after, gsd, truth) of the held-out pairs of ``datasets``."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from real import held_out_pairs
 
-    for dataset, name, b, a, truth in held_out_pairs(realdata, tmp, datasets=("dsifn", "oscd")):
+    for dataset, name, b, a, truth in held_out_pairs(realdata, tmp, datasets=datasets):
         with rasterio.open(b) as src:
             gsd = abs(src.transform.a) if src.crs and src.crs.is_projected else 10.0
         yield name, b, a, gsd, truth
@@ -169,6 +173,9 @@ def realdata_to_measure(args) -> Path | None:
 def main() -> None:
     parser = model_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--seasonal", type=int, default=40, help="number of synthetic seasonal pairs")
+    parser.add_argument("--vhr", action="store_true",
+                        help="pixels of 0.3-0.6 m: seasonal pairs from the held-out 0.3 m tile, real pairs "
+                             "from the held-out LEVIR-CD, houses and WHU-CD pairs")
     args = parser.parse_args()
     realdata = realdata_to_measure(args)
     if realdata is None:
@@ -177,14 +184,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         print("\nsynthetic seasonal pairs from held-out land-cover tiles (nothing built)")
-        _summary("seasonal pairs", measure(seasonal_pairs(realdata, tmp, args.seasonal), model=args.model,
-                                           quality=args.quality))
+        _summary("seasonal pairs", measure(seasonal_pairs(realdata, tmp, args.seasonal, vhr=args.vhr),
+                                           model=args.model, quality=args.quality))
         print("the same tiles, changed fields taking another field's texture as well as its colour")
-        _summary("seasonal pairs, texture changed", measure(seasonal_pairs(realdata, tmp, args.seasonal, 1.0),
+        retextured = seasonal_pairs(realdata, tmp, args.seasonal, 1.0, vhr=args.vhr)
+        _summary("seasonal pairs, texture changed", measure(retextured,
                                                             model=args.model, quality=args.quality))
         print("real held-out pairs, pixels farther than 3 px from labelled change (upper bound)")
-        _summary("real pairs outside labelled change", measure(real_pairs(realdata, tmp), model=args.model,
-                                                               quality=args.quality))
+        real = ("levir_cd", "pak_houses", "whu_cd") if args.vhr else ("dsifn", "oscd")
+        _summary("real pairs outside labelled change",
+                 measure(real_pairs(realdata, tmp, real), model=args.model, quality=args.quality))
 
 
 if __name__ == "__main__":

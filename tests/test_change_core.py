@@ -1,6 +1,7 @@
 """The change core: seasonal pairs with known labels, working resolution, int8, the plausibility guard."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,22 +156,53 @@ def _half_metre_scene(tmp_path):
     return b, a
 
 
+def _unrouted_default(tmp_path):
+    """The shipped default model alone, without the routes that send sub-metre pixels elsewhere."""
+    import shutil
+
+    from weipian.learn import DEFAULT_MODEL
+
+    folder = tmp_path / "unrouted"
+    folder.mkdir()
+    for name in ("model.onnx", "model_card.json"):
+        shutil.copy(DEFAULT_MODEL.parent / name, folder / name)
+    return folder / "model.onnx"
+
+
 def test_working_resolution_is_seam_exact_across_windows_and_workers(tmp_path):
     b, a = _half_metre_scene(tmp_path)
-    whole = weipian.detect(b, a, window_size=None, clouds=False, threshold=0.2)
+    model = _unrouted_default(tmp_path)
+    whole = weipian.detect(b, a, model=model, window_size=None, clouds=False, threshold=0.2)
     assert whole.attrs["weipian"]["model"]["factor"] == 2  # 0.5 m imagery runs at 1 m
     for size, workers in ((256, 2), (512, 1), (256, 1)):
-        tiled = weipian.detect(b, a, window_size=size, workers=workers, clouds=False, threshold=0.2)
+        tiled = weipian.detect(b, a, model=model, window_size=size, workers=workers, clouds=False,
+                               threshold=0.2)
         assert list(tiled.patch_id) == list(whole.patch_id)
         assert all(shapely.equals_exact(x, y, 0) for x, y in zip(tiled.geometry, whole.geometry))
 
 
+def test_default_routes_sub_metre_pixels_to_its_native_model_seam_exact(tmp_path):
+    from weipian.learn import DEFAULT_MODEL
+
+    b, a = _half_metre_scene(tmp_path)
+    whole = weipian.detect(b, a, window_size=None, clouds=False, threshold=0.2)
+    model = whole.attrs["weipian"]["model"]
+    assert Path(model["path"]) == DEFAULT_MODEL.parent / "vhr" / "model.onnx"
+    assert model["factor"] == 1  # the routed model runs at the imagery's own 0.5 m
+    tiled = weipian.detect(b, a, window_size=256, workers=2, clouds=False, threshold=0.2)
+    assert list(tiled.patch_id) == list(whole.patch_id)
+    assert all(shapely.equals_exact(x, y, 0) for x, y in zip(tiled.geometry, whole.geometry))
+
+
 def test_balanced_quality_flips_at_the_working_resolution_seam_exact(tmp_path):
     b, a = _half_metre_scene(tmp_path)
-    whole = weipian.detect(b, a, window_size=None, clouds=False, threshold=0.2, quality="balanced")
+    unrouted = _unrouted_default(tmp_path)
+    whole = weipian.detect(b, a, model=unrouted, window_size=None, clouds=False, threshold=0.2,
+                           quality="balanced")
     model = whole.attrs["weipian"]["model"]
     assert (model["factor"], model["flips"], model["quality"]) == (2, True, "balanced")
-    tiled = weipian.detect(b, a, window_size=256, workers=2, clouds=False, threshold=0.2, quality="balanced")
+    tiled = weipian.detect(b, a, model=unrouted, window_size=256, workers=2, clouds=False, threshold=0.2,
+                           quality="balanced")
     assert list(tiled.patch_id) == list(whole.patch_id)
     assert all(shapely.equals_exact(x, y, 0) for x, y in zip(tiled.geometry, whole.geometry))
     accurate = weipian.detect(b, a, window_size=None, clouds=False, threshold=0.2, quality="accurate")
