@@ -9,8 +9,9 @@ printed beside it. The floor is the least any detector must do: read all
 bands of both epochs, NDVI difference, a fixed threshold, polygonise
 (rasterio.features.shapes). All are timed in the same process on the same
 generated scene at 1 m (best of ``--repeat``); ``detect --quality balanced``, ``accurate``
-and ``detect`` on the same pixels declared 0.5 m (the network then runs at its
-1 m working resolution, a factor of 2) are printed too, and ``detect`` with every
+and ``detect`` on the same pixels declared 0.5 m are printed too (the default then
+routes them to its sub-metre model, which runs at native resolution; beside it the
+default alone, whose network runs at its 1 m working resolution, a factor of 2), and ``detect`` with every
 mix of Dask workers (1 or all cores) and onnxruntime threads per session run
 (1 or all cores): weipian uses all cores as workers with one thread each
 (``weipian.learn.model.SESSION_THREADS``). The first run is a warm-up and not
@@ -47,6 +48,19 @@ def floor(before: Path, after: Path) -> int:
     ndvi_a = (y[3] - y[2]) / np.maximum(y[3] + y[2], 1)
     mask = (ndvi_b - ndvi_a) > 0.3
     return sum(1 for _ in features.shapes(mask.astype(np.uint8), mask=mask, transform=transform))
+
+
+def _unrouted_default(tmp: Path) -> Path:
+    """The default model alone, in a folder without its routes.json."""
+    import shutil
+
+    from weipian.learn import DEFAULT_MODEL
+
+    folder = tmp / "unrouted"
+    folder.mkdir(exist_ok=True)
+    for name in ("model.onnx", "model_card.json"):
+        shutil.copy(DEFAULT_MODEL.parent / name, folder / name)
+    return folder / "model.onnx"
 
 
 def _as_half_metre(paths, tmp: Path) -> tuple[Path, Path]:
@@ -150,6 +164,9 @@ def main() -> None:
         threads = _thread_settings(paths, args.repeat)
         half = _as_half_metre(paths, tmp)
         t_half = best_of(lambda: weipian.detect(*half), args.repeat)
+        half_model = weipian.detect(*half).attrs["weipian"]["model"]
+        unrouted = _unrouted_default(tmp)
+        t_half_unrouted = best_of(lambda: weipian.detect(*half, model=unrouted), args.repeat)
         judged = run(chips=False)
         stages = judged.attrs["weipian"]["timings"]
         full = run()
@@ -178,8 +195,11 @@ def main() -> None:
           f"{mpx / t_balanced:.2f} Mpx/s")
     print(f"weipian detect --quality accurate (native resolution, 4 flips): {t_accurate:.2f} s = "
           f"{mpx / t_accurate:.2f} Mpx/s")
-    print(f"weipian detect on the same pixels declared 0.5 m (network at 1 m, factor 2): {t_half:.2f} s = "
+    print(f"weipian detect on the same pixels declared 0.5 m ({Path(half_model['path']).parent.name}/"
+          f"{Path(half_model['path']).name}, factor {half_model['factor']}): {t_half:.2f} s = "
           f"{mpx / t_half:.2f} Mpx/s")
+    print(f"  the default without its sub-metre route (network at 1 m, factor 2): {t_half_unrouted:.2f} s = "
+          f"{mpx / t_half_unrouted:.2f} Mpx/s (the route costs {t_half / t_half_unrouted:.2f}x)")
     cores = max(w for w, _ in threads)
     for (workers, per_run), seconds in threads.items():
         chosen = " (the setting weipian uses)" if per_run == 1 and workers == cores else ""
