@@ -42,6 +42,7 @@ from rasterio import features
 from scipy import ndimage
 
 import weipian
+from weipian.learn.recipe import SUB_METRE_DATASETS
 from weipian.learn.resolution import QUALITIES
 from weipian.patches import mask_to_patches
 from weipian.raster.difference import cva_otsu
@@ -121,15 +122,15 @@ def measure(pairs, *, model, quality) -> list[dict]:
         quiet = np.ones(ours.shape, bool) if truth is None else ~ndimage.binary_dilation(truth, iterations=3)
         km2 = quiet.sum() * gsd ** 2 / 1e6
         row = {"pair": name, "ours": float(ours[quiet].mean()), "cva": float(base[quiet].mean()),
-               "ours_per_km2": n_ours / km2 if truth is None else _outside(ours, truth, gsd) / km2,
-               "cva_per_km2": n_base / km2 if truth is None else _outside(base, truth, gsd) / km2}
+               "ours_per_km2": n_ours / km2 if truth is None else patches_outside(ours, truth, gsd) / km2,
+               "cva_per_km2": n_base / km2 if truth is None else patches_outside(base, truth, gsd) / km2}
         rows.append(row)
         print(f"{name:24s} {100 * row['ours']:7.3f} {row['ours_per_km2']:7.1f} | {100 * row['cva']:7.3f} "
               f"{row['cva_per_km2']:7.1f}", flush=True)
     return rows
 
 
-def _outside(mask: np.ndarray, truth: np.ndarray, gsd: float) -> int:
+def patches_outside(mask: np.ndarray, truth: np.ndarray, gsd: float) -> int:
     """Patches (≥ 50 m²) that touch no labelled change."""
     labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n == 0:
@@ -191,7 +192,7 @@ def main() -> None:
         _summary("seasonal pairs, texture changed", measure(retextured,
                                                             model=args.model, quality=args.quality))
         print("real held-out pairs, pixels farther than 3 px from labelled change (upper bound)")
-        real = ("levir_cd", "pak_houses", "whu_cd") if args.vhr else ("dsifn", "oscd")
+        real = SUB_METRE_DATASETS if args.vhr else ("dsifn", "oscd")
         _summary("real pairs outside labelled change",
                  measure(real_pairs(realdata, tmp, real), model=args.model, quality=args.quality))
 

@@ -94,18 +94,29 @@ def _pair_files(folder: Path, gsd: float, tmp: Path, name: str, rows=slice(None)
     return files[0], files[1], _label(folder)[rows]
 
 
-def held_out_pairs(realdata: Path, tmp: Path, datasets=None):
-    """Yield (dataset, name, before, after, truth) for every held-out pair."""
+def manifest_pairs(realdata: Path, tmp: Path, keys, datasets=None):
+    """Yield (dataset, key, before, after, truth, gsd) for the manifest pairs named in ``keys``.
+
+    A key is ``dataset/pair``, or ``whu_cd/…:lower`` for the rows below
+    :data:`~weipian.learn.recipe.WHU_SPLIT_ROW`; ``datasets`` keeps only those datasets.
+    """
     train = realdata / "train"
     manifest = _manifest(train) if (train / "manifest.csv").exists() else {}
-    for key in TEST:
+    for key in keys:
         name, _, part = key.partition(":")
         row = manifest.get(name)
         dataset = name.split("/")[0]
         if row is None or (datasets and dataset not in datasets):
             continue
         rows = slice(WHU_SPLIT_ROW, None) if part == "lower" else slice(None)
-        b, a, truth = _pair_files(train / row["path"], float(row["resolution_m"]), tmp, key, rows)
+        gsd = float(row["resolution_m"])
+        b, a, truth = _pair_files(train / row["path"], gsd, tmp, key, rows)
+        yield dataset, key, b, a, truth, gsd
+
+
+def held_out_pairs(realdata: Path, tmp: Path, datasets=None):
+    """Yield (dataset, name, before, after, truth) for every held-out pair."""
+    for dataset, key, b, a, truth, _ in manifest_pairs(realdata, tmp, TEST, datasets):
         yield dataset, key, b, a, truth
     if datasets and "oscd" not in datasets:
         return

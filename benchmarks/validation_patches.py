@@ -31,26 +31,19 @@ from rasterio import features
 from scipy import ndimage
 
 import weipian
-from weipian.learn.recipe import VALIDATION
+from weipian.learn.recipe import SUB_METRE_DATASETS, VALIDATION
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from false_alarms import _outside, realdata_to_measure  # noqa: E402
-from real import _manifest, _pair_files  # noqa: E402
+from false_alarms import patches_outside, realdata_to_measure  # noqa: E402
+from real import manifest_pairs  # noqa: E402
 
 
 def validation_pairs(realdata: Path, tmp: Path, datasets):
     """(key, before, after, truth, gsd) of the recipe's validation pairs of ``datasets``."""
-    train = realdata / "train"
-    manifest = _manifest(train)
-    for key in VALIDATION:
-        name = key.split(":")[0]
-        if name.split("/")[0] not in datasets or name not in manifest:
-            continue
-        row = manifest[name]
-        b, a, truth = _pair_files(train / row["path"], float(row["resolution_m"]), tmp, key, slice(None))
-        yield key, b, a, truth, float(row["resolution_m"])
+    for _, key, b, a, truth, gsd in manifest_pairs(realdata, tmp, VALIDATION, datasets):
+        yield key, b, a, truth, gsd
 
 
 def score(pairs, model: str, threshold: float | None) -> tuple[list[float], list[float]]:
@@ -66,7 +59,7 @@ def score(pairs, model: str, threshold: float | None) -> tuple[list[float], list
             mask = features.rasterize(patches.geometry, out_shape=shape, transform=transform).astype(bool)
         f1s.append(2 * (mask & truth).sum() / max(1, mask.sum() + truth.sum()))
         quiet_km2 = (~ndimage.binary_dilation(truth, iterations=3)).sum() * gsd ** 2 / 1e6
-        densities.append(_outside(mask, truth, gsd) / quiet_km2)
+        densities.append(patches_outside(mask, truth, gsd) / quiet_km2)
     return f1s, densities
 
 
@@ -74,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realdata", default=str(ROOT.parent / "shared" / "realdata"))
     parser.add_argument("--model", default="default")
-    parser.add_argument("--datasets", default="levir_cd,pak_houses,whu_cd")
+    parser.add_argument("--datasets", default=",".join(SUB_METRE_DATASETS))
     parser.add_argument("--thresholds", default="card,0.6,0.7,0.8")
     parser.add_argument("--baseline", default=None, help="another model, at its card's threshold")
     args = parser.parse_args()

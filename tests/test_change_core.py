@@ -158,15 +158,9 @@ def _half_metre_scene(tmp_path):
 
 def _unrouted_default(tmp_path):
     """The shipped default model alone, without the routes that send sub-metre pixels elsewhere."""
-    import shutil
+    from weipian.learn.model import copy_without_routes
 
-    from weipian.learn import DEFAULT_MODEL
-
-    folder = tmp_path / "unrouted"
-    folder.mkdir()
-    for name in ("model.onnx", "model_card.json"):
-        shutil.copy(DEFAULT_MODEL.parent / name, folder / name)
-    return folder / "model.onnx"
+    return copy_without_routes(None, tmp_path / "unrouted")
 
 
 def test_working_resolution_is_seam_exact_across_windows_and_workers(tmp_path):

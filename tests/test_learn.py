@@ -380,6 +380,19 @@ def test_routes_json_sends_some_pixel_sizes_to_another_model(trained, tmp_path):
     assert ChangeModel(out / "model.onnx").for_gsd(0.5).path == ChangeModel(out / "model.onnx").path  # no routes
 
 
+def test_a_copy_without_routes_runs_its_own_network_at_every_pixel_size(tmp_path):
+    from weipian.learn import DEFAULT_MODEL
+    from weipian.learn.model import copy_without_routes
+
+    routed = ChangeModel(DEFAULT_MODEL)
+    assert routed.for_gsd(0.5).path != routed.path  # the shipped default routes sub-metre pixels
+    copy = ChangeModel(copy_without_routes(None, tmp_path / "alone"))
+    assert copy.routes == [] and copy.for_gsd(0.5) is copy
+    assert copy.card == routed.card
+    with pytest.raises(ModelError, match="a model is already there; give an empty folder"):
+        copy_without_routes(None, tmp_path / "alone")
+
+
 def test_a_route_to_a_model_on_another_tile_grid_is_refused(trained, tmp_path):
     import json
     import shutil

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ModelError, ResolutionWarning
 from .tiling import predict_tiled
 
-__all__ = ["ChangeModel", "DEFAULT_MODEL", "ROUTES_FILE", "load_model"]
+__all__ = ["ChangeModel", "DEFAULT_MODEL", "ROUTES_FILE", "copy_without_routes", "load_model"]
 
 #: The model shipped inside the package (see its model card, ``MODEL_CARD.md``).
 DEFAULT_MODEL = Path(__file__).with_name("default") / "model.onnx"
@@ -279,3 +279,42 @@ def load_model(model=None) -> ChangeModel:
                              "installation; reinstall weipian or pass --model PATH")
         return ChangeModel(DEFAULT_MODEL)
     return ChangeModel(model)
+
+
+def copy_without_routes(model, folder) -> Path:
+    """Copy a model's ONNX file and card into ``folder``, leaving its routes behind.
+
+    The copy runs every pixel size with this model's own network (its
+    working resolution included), which is how a routed model is compared
+    with the model it routes from.
+
+    Parameters
+    ----------
+    model : ChangeModel, str, Path or None
+        As for :func:`load_model` (None: the default model).
+    folder : str or Path
+        Created if missing; must not already hold a ``model.onnx``.
+
+    Returns
+    -------
+    Path
+        ``folder / "model.onnx"``.
+
+    Raises
+    ------
+    weipian.errors.ModelError
+        If ``folder`` already holds a model.
+    """
+    import shutil
+
+    source = Path(load_model(model).path)
+    folder = Path(folder)
+    target = folder / "model.onnx"
+    if target.exists():
+        raise ModelError(f"{target}: a model is already there; give an empty folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    card = source.with_name("model_card.json")
+    if card.exists():
+        shutil.copy(card, folder / card.name)
+    shutil.copy(source, target)
+    return target

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from .samples import LabelledPair
 
-__all__ = ["TEST", "VALIDATION", "CONSTRUCTION_UNKNOWN", "UNMARKED_CHANGE", "DATASETS", "split_pairs",
+__all__ = ["TEST", "VALIDATION", "CONSTRUCTION_UNKNOWN", "UNMARKED_CHANGE", "DATASETS", "SUB_METRE_DATASETS",
+           "split_pairs",
            "WHU_SPLIT_ROW", "HELD_OUT_BUILDINGS", "split_buildings"]
 
 #: Datasets of ``realdata/train`` used as change pairs.
 DATASETS = ("levir_cd", "dsifn", "oscd", "whu_cd", "pak_houses")
+
+#: The datasets of sub-metre pixels (0.3-0.5 m): what the default's sub-metre route trains and is measured on.
+SUB_METRE_DATASETS = ("levir_cd", "pak_houses", "whu_cd")
 
 #: Pairs held out for testing (never trained on, never used to pick a checkpoint or a threshold).
 TEST = ("levir_cd/test_1", "levir_cd/test_2", "levir_cd/test_8", "levir_cd/test_10",
