@@ -380,6 +380,42 @@ def test_routes_json_sends_some_pixel_sizes_to_another_model(trained, tmp_path):
     assert ChangeModel(out / "model.onnx").for_gsd(0.5).path == ChangeModel(out / "model.onnx").path  # no routes
 
 
+def _validation_folder(root):
+    """A change folder of the recipe's layout holding two validation pairs: LEVIR-CD's and DSIFN's."""
+    from PIL import Image
+
+    rows = ["dataset,pair,path,resolution_m"]
+    for k, (dataset, pair, gsd) in enumerate((("levir_cd", "test_9", 0.5), ("dsifn", "8", 2.0))):
+        toy = _toy_pair(k, size=96)
+        folder = root / dataset / pair
+        folder.mkdir(parents=True)
+        for stem, image in (("before", toy.before), ("after", toy.after)):
+            Image.fromarray((image[:3].transpose(1, 2, 0) * 255).astype(np.uint8)).save(folder / f"{stem}.png")
+        Image.fromarray(toy.any_change * 255).save(folder / "label.png")
+        rows.append(f"{dataset},{pair},{dataset}/{pair},{gsd}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_recalibration_validates_on_the_datasets_the_model_was_trained_on(trained, tmp_path):
+    import json
+    import shutil
+
+    from weipian.learn.fit import recalibrate
+
+    out, summary = trained
+    data = _validation_folder(tmp_path / "data")
+    for name, datasets in (("all", None), ("levir", ["levir_cd"])):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(summary["best"], folder / "weights.pt")
+        export_onnx(folder / "weights.pt", folder / "model.onnx", card={"datasets": datasets})
+        card = recalibrate(folder, data)
+        scored = {d for group in card["validation_f1_at_thresholds"].values() for d in group}
+        assert scored == ({"levir_cd"} if datasets else {"levir_cd", "dsifn"}), name
+        assert json.loads((folder / "model_card.json").read_text())["thresholds"] == card["thresholds"]
+
+
 def test_a_copy_without_routes_runs_its_own_network_at_every_pixel_size(tmp_path):
     from weipian.learn import DEFAULT_MODEL
     from weipian.learn.model import copy_without_routes

@@ -198,7 +198,8 @@ def recalibrate(folder, data, *, landcover=None, checkpoint: str = "weights.pt",
         A model folder: ``model.onnx``, ``model_card.json`` and ``checkpoint``.
     data : str or Path
         The change folder the model was trained from (its validation pairs
-        are read, never its test pairs).
+        are read, never its test pairs; only those of the card's ``datasets``
+        for a model trained on some datasets only).
     landcover : str or Path, optional
         The land-cover folder (its validation tiles make the seasonal pairs).
     checkpoint : str
@@ -217,12 +218,14 @@ def recalibrate(folder, data, *, landcover=None, checkpoint: str = "weights.pt",
     from .landcover import load_landcover_folder
 
     folder = Path(folder)
-    _, val_pairs, _ = _split(data, use_split=True, leave_out=None, gsd_m=None)
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    # a model trained on some datasets only (--datasets) is validated on theirs, as training did
+    trained = tuple(d for d in card.get("datasets") or () if d in DATASETS) or None
+    _, val_pairs, _ = _split(data, use_split=True, leave_out=None, gsd_m=None, datasets=trained)
     if not val_pairs:
         raise ValueError(f"{data}: no validation pairs of the recipe found; pass the folder the model was "
                          "trained from (../shared/realdata/train)")
     tiles = load_landcover_folder(landcover, split="validation") if landcover else []
-    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
     card.update(calibrate(folder / checkpoint, val_pairs, landcover=tiles, calibration=calibration))
     card["calibration"] = calibration
     replace_card(folder / "model.onnx", card)
