@@ -413,6 +413,9 @@ def test_recalibration_validates_on_the_datasets_the_model_was_trained_on(traine
         card = recalibrate(folder, data)
         scored = {d for group in card["validation_f1_at_thresholds"].values() for d in group}
         assert scored == ({"levir_cd"} if datasets else {"levir_cd", "dsifn"}), name
+        groups = card["validation_f1_at_thresholds"].values()  # the checkpoint-choosing score, hand-computed
+        assert card["validation_score"] == pytest.approx(np.mean([np.mean(list(g.values())) for g in groups]),
+                                                         abs=1e-4)
         assert json.loads((folder / "model_card.json").read_text())["thresholds"] == card["thresholds"]
 
 

@@ -33,7 +33,7 @@ DESIGN_KEYS = ("arch", "widths", "rgb_only", "working_gsd_m")
 
 #: Card fields that describe one calibrated network, not the average.
 _CALIBRATION_TABLES = ("validation_f1_at_thresholds", "f1_by_threshold", "threshold_lodo",
-                       "seasonal_flagged_by_threshold", "seasonal_pairs", "validation_f1")
+                       "seasonal_flagged_by_threshold", "seasonal_pairs", "validation_f1", "validation_score")
 
 
 def average_state_dicts(states: Sequence[Mapping[str, torch.Tensor]],

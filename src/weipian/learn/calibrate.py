@@ -215,7 +215,9 @@ def calibrate(checkpoint, val_pairs: list[LabelledPair], *, landcover=(), qualit
     dict
         ``thresholds`` (``any``, ``construction`` and, where coarse pairs
         exist, ``coarse``), ``validation_f1_at_thresholds``,
-        ``f1_by_threshold``, ``seasonal_flagged_by_threshold``,
+        ``validation_score`` (the mean over the pixel-size groups of the
+        mean F1 over datasets at the chosen thresholds: what chooses a
+        checkpoint), ``f1_by_threshold``, ``seasonal_flagged_by_threshold``,
         ``threshold_lodo``, ``false_alarm_budget``.
     """
     from .train import load_checkpoint, predict_pair
@@ -247,6 +249,8 @@ def calibrate(checkpoint, val_pairs: list[LabelledPair], *, landcover=(), qualit
         card["validation_f1_at_thresholds"][group] = cons["f1"]
         card["f1_by_threshold"][group] = cons["table"]
         card["threshold_lodo"][group] = cons["lodo"]
+    card["validation_score"] = round(float(np.mean(
+        [np.mean(list(g.values())) for g in card["validation_f1_at_thresholds"].values()])), 4)
     if seasonal:
         card["seasonal_flagged_by_threshold"] = flagged_by_group
         card["seasonal_pairs"] = len(seasonal)

@@ -241,7 +241,6 @@ def _choose_checkpoint(output: Path, best, val_pairs, seasonal_tiles, calibratio
     chosen checkpoint and its calibration (with ``checkpoint_choice``
     recording both scores).
     """
-    import numpy as np
     import torch
 
     from .calibrate import calibrate
@@ -254,8 +253,7 @@ def _choose_checkpoint(output: Path, best, val_pairs, seasonal_tiles, calibratio
     results = {}
     for path in candidates:
         card = calibrate(path, val_pairs, landcover=seasonal_tiles, calibration=calibration)
-        groups = card["validation_f1_at_thresholds"].values()
-        results[path] = (float(np.mean([np.mean(list(g.values())) for g in groups])), card)
+        results[path] = (card["validation_score"], card)
     chosen = max(results, key=lambda p: results[p][0])
     card = results[chosen][1]
     card["checkpoint_choice"] = {p.name: round(score, 4) for p, (score, _) in results.items()}
