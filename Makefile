@@ -101,16 +101,20 @@ model: $(STAMP)
 
 # The model the default routes pixels of 0.6 m or finer to (src/weipian/learn/default/routes.json):
 # the shipped default fine-tuned at the imagery's own resolution (--native, crops zoomed out at most
-# 1.5 times) on the sub-metre pair datasets only, with the seasonal pairs of the default's last stage.
+# 1.5 times) on the sub-metre pair datasets only, with the seasonal pairs of the default's last stage,
+# with seeds 5 and 6; their weights averaged and calibrated on the validation pairs (average-models).
 # Resumable like make model.
 VHR_STEPS ?= 2000
+VHR_TRAIN = --from-model default --datasets levir_cd,pak_houses,whu_cd --native --max-zoom-out 1.5 \
+	--seasonal-made-on tile --seasonal-min-zoom 0.4 --seasonal-retexture 0.5 --seasonal-demolish 0.3 \
+	--steps $(VHR_STEPS) --batch 16 --lr 7e-4 --val-every 500 --threads 1 --resume
 vhr-model: $(STAMP)
-	$(VENV)/bin/weipian train out/models/vhr $(TRAIN_DATA) --from-model default \
-		--datasets levir_cd,pak_houses,whu_cd --native --max-zoom-out 1.5 \
-		--seasonal-made-on tile --seasonal-min-zoom 0.4 --seasonal-retexture 0.5 --seasonal-demolish 0.3 \
-		--steps $(VHR_STEPS) --batch 16 --lr 7e-4 --val-every 500 --seed 5 --threads 1 --resume
+	$(VENV)/bin/weipian train out/models/vhr $(TRAIN_DATA) $(VHR_TRAIN) --seed 5
+	$(VENV)/bin/weipian train out/models/vhr_s6 $(TRAIN_DATA) $(VHR_TRAIN) --seed 6
+	$(VENV)/bin/weipian average-models out/models/vhr_soup out/models/vhr out/models/vhr_s6 \
+		--data $(REALDATA)/train --landcover $(REALDATA)/train/landcover
 	mkdir -p src/weipian/learn/default/vhr
-	cp out/models/vhr/model.onnx out/models/vhr/weights.pt out/models/vhr/model_card.json \
+	cp out/models/vhr_soup/model.onnx out/models/vhr_soup/weights.pt out/models/vhr_soup/model_card.json \
 		src/weipian/learn/default/vhr/
 
 # The default land-cover model of weipian farmland, exactly as shipped: trained on the training split of
