@@ -11,8 +11,7 @@ from __future__ import annotations
 from .samples import LabelledPair
 
 __all__ = ["TEST", "VALIDATION", "CONSTRUCTION_UNKNOWN", "UNMARKED_CHANGE", "DATASETS", "SUB_METRE_DATASETS",
-           "split_pairs",
-           "WHU_SPLIT_ROW", "HELD_OUT_BUILDINGS", "split_buildings"]
+           "split_pairs", "WHU_SPLIT_ROW", "HELD_OUT_BUILDINGS", "split_buildings"]
 
 #: Datasets of ``realdata/train`` used as change pairs.
 DATASETS = ("levir_cd", "dsifn", "oscd", "whu_cd", "pak_houses")
