@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench sample clean browser postgis docs model vhr-model lodo cover-model
+.PHONY: install demo test bench sample clean browser postgis docs model vhr-model coarse-model lodo cover-model
 
 install: $(STAMP)
 
@@ -116,6 +116,24 @@ vhr-model: $(STAMP)
 	mkdir -p src/weipian/learn/default/vhr
 	cp out/models/vhr_soup/model.onnx out/models/vhr_soup/weights.pt out/models/vhr_soup/model_card.json \
 		src/weipian/learn/default/vhr/
+
+# The model the default routes pixels coarser than 5 m to (src/weipian/learn/default/routes.json):
+# the shipped default fine-tuned on the 10 m OSCD pairs and the 2 m DSIFN pairs only, their crops
+# zoomed out up to 5 times (so DSIFN also at 5-10 m), with the seasonal pairs of the default's last
+# stage, with seeds 5 and 6; their weights averaged and calibrated on the validation pairs
+# (average-models). Resumable like make model.
+COARSE_STEPS ?= 1500
+COARSE_TRAIN = --from-model default --datasets oscd,dsifn --max-zoom-out 5 \
+	--seasonal-made-on tile --seasonal-min-zoom 0.4 --seasonal-retexture 0.5 --seasonal-demolish 0.3 \
+	--steps $(COARSE_STEPS) --batch 16 --lr 7e-4 --val-every 500 --threads 1 --resume
+coarse-model: $(STAMP)
+	$(VENV)/bin/weipian train out/models/coarse_s5 $(TRAIN_DATA) $(COARSE_TRAIN) --seed 5
+	$(VENV)/bin/weipian train out/models/coarse_s6 $(TRAIN_DATA) $(COARSE_TRAIN) --seed 6
+	$(VENV)/bin/weipian average-models out/models/coarse_soup out/models/coarse_s5 out/models/coarse_s6 \
+		--data $(REALDATA)/train --landcover $(REALDATA)/train/landcover
+	mkdir -p src/weipian/learn/default/coarse
+	cp out/models/coarse_soup/model.onnx out/models/coarse_soup/weights.pt out/models/coarse_soup/model_card.json \
+		src/weipian/learn/default/coarse/
 
 # The default land-cover model of weipian farmland, exactly as shipped: trained on the training split of
 # ../shared/realdata/train/landcover (held-out and validation tiles left out, see

@@ -378,6 +378,11 @@ def test_routes_json_sends_some_pixel_sizes_to_another_model(trained, tmp_path):
     assert net.for_gsd(0.6).path != net.path
     assert net.for_gsd(2.0) is net  # outside every route: the model itself
     assert ChangeModel(out / "model.onnx").for_gsd(0.5).path == ChangeModel(out / "model.onnx").path  # no routes
+    # a route with a lower bound only covers the pixel sizes above it, as the coarse thresholds do
+    (tmp_path / "routes.json").write_text(json.dumps({"routes": [{"min_gsd_m": 5.0, "model": "vhr/model.onnx"}]}))
+    net = ChangeModel(main_model)
+    assert net.for_gsd(5.0) is net and net.for_gsd(0.5) is net
+    assert net.for_gsd(10.0).card["datasets"] == ["vhr"] and net.for_gsd(30.0).path != net.path
 
 
 def _validation_folder(root):

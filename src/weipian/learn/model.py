@@ -11,9 +11,11 @@ each process opens its own session.
 A model folder may also hold ``routes.json``: other models of the same tile
 grid to use for some pixel sizes (:meth:`ChangeModel.for_gsd`), such as a
 model trained at the native resolution of 0.25–0.6 m imagery beside one
-that averages such imagery down to 1 m::
+that averages such imagery down to 1 m, and one fine-tuned on 10 m imagery
+for pixels coarser than 5 m::
 
-    {"routes": [{"max_gsd_m": 0.6, "model": "vhr/model.onnx"}]}
+    {"routes": [{"max_gsd_m": 0.6, "model": "vhr/model.onnx"},
+                {"min_gsd_m": 5.0, "model": "coarse/model.onnx"}]}
 """
 
 from __future__ import annotations
@@ -154,9 +156,12 @@ class ChangeModel:
     def routes(self) -> list[dict]:
         """Models to use instead of this one for some pixel sizes (``routes.json`` beside it).
 
-        Each route is ``{"max_gsd_m": float, "model": path}`` (a path relative
-        to this model's folder), optionally with ``"min_gsd_m"``; the first
-        that covers a pixel size wins.
+        Each route is ``{"model": path}`` (a path relative to this model's
+        folder) with ``"max_gsd_m"``, ``"min_gsd_m"`` or both: it covers
+        pixel sizes above ``min_gsd_m`` (default 0) up to and including
+        ``max_gsd_m`` (default: no limit), as the card's ``coarse``
+        thresholds apply above their ``min_gsd_m``. The first route that
+        covers a pixel size wins.
 
         Raises
         ------
@@ -168,8 +173,11 @@ class ChangeModel:
             return []
         try:
             routes = json.loads(path.read_text(encoding="utf-8"))["routes"]
-            return [{"model": str(path.parent / r["model"]), "max_gsd_m": float(r["max_gsd_m"]),
-                     "min_gsd_m": float(r.get("min_gsd_m", 0.0))} for r in routes]
+            out = [{"model": str(path.parent / r["model"]), "max_gsd_m": float(r.get("max_gsd_m", np.inf)),
+                    "min_gsd_m": float(r.get("min_gsd_m", 0.0))} for r in routes]
+            if any("max_gsd_m" not in r and "min_gsd_m" not in r for r in routes):
+                raise ValueError("a route without max_gsd_m or min_gsd_m covers every pixel size")
+            return out
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}: not a routes file ({exc}); it must read "
                              '{"routes": [{"max_gsd_m": 0.6, "model": "vhr/model.onnx"}]}') from None
@@ -186,7 +194,7 @@ class ChangeModel:
             If a route's model is missing, not a weipian model, or on another tile grid.
         """
         for route in self.routes:
-            if route["min_gsd_m"] <= gsd_m <= route["max_gsd_m"]:
+            if route["min_gsd_m"] < gsd_m <= route["max_gsd_m"]:
                 other = ChangeModel(route["model"])
                 if (other.tile, other.margin) != (self.tile, self.margin):
                     raise ModelError(f"{other.path}: tiles of {other.tile} + {other.margin} px, but "
