@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/false_alarms.py [--realdata ../shared/realdata] [--model PATH] [--quality fast]
-                                      [--seasonal 40] [--vhr]
+                                      [--seasonal 40] [--vhr | --coarse]
 
 Most 卫片 patches lie on farmland, where a harvested field or a pond shore
 flagged as construction is a wasted field visit. Two measures, run through
@@ -61,13 +61,16 @@ def _write(path: Path, bands: np.ndarray, gsd: float) -> Path:
     return path
 
 
-def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float = 0.0, *, vhr: bool = False):
+def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float = 0.0, *, vhr: bool = False,
+                   coarse: bool = False):
     """(name, before.tif, after.tif, gsd) of seasonal pairs from held-out land-cover tiles.
 
     With ``retexture_share`` 1, every changed field that takes the state of
     another field of its image takes that field's texture too. With ``vhr``,
     only the held-out tiles finer than 1 m (the 0.3 m LoveDA rural tile),
-    crops zoomed out at most twice (0.3–0.6 m pixels).
+    crops zoomed out at most twice (0.3–0.6 m pixels). With ``coarse``, 64²
+    pairs of the ≈ 4 m tiles zoomed out 1.5–3 times (6–12 m pixels, all
+    above the 5 m where the coarse thresholds and route begin).
     """
     from weipian.learn.calibrate import seasonal_validation_pairs
     from weipian.learn.landcover import load_landcover_folder
@@ -75,7 +78,8 @@ def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float
     tiles = load_landcover_folder(realdata / "train" / "landcover", split="held_out")
     if vhr:
         tiles = [t for t in tiles if t.gsd_m < 1.0]
-    for pair in seasonal_validation_pairs(tiles, count=count, size=256, seed=11,
+    size, min_zoom = (64, 1.5) if coarse else (256, 1.0)
+    for pair in seasonal_validation_pairs(tiles, count=count, size=size, seed=11, min_zoom=min_zoom,
                                           retexture_share=retexture_share, max_zoom_out=2.0 if vhr else 3.0):
         name = f"{pair.name.replace('/', '_')}_{retexture_share:g}"
         yield (pair.name, _write(tmp / f"{name}_b.tif", pair.before, pair.gsd_m),
@@ -174,10 +178,15 @@ def realdata_to_measure(args) -> Path | None:
 def main() -> None:
     parser = model_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--seasonal", type=int, default=40, help="number of synthetic seasonal pairs")
-    parser.add_argument("--vhr", action="store_true",
-                        help="pixels of 0.3-0.6 m: seasonal pairs from the held-out 0.3 m tile, real pairs "
-                             "from the held-out LEVIR-CD, houses and WHU-CD pairs")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--vhr", action="store_true",
+                       help="pixels of 0.3-0.6 m: seasonal pairs from the held-out 0.3 m tile, real pairs "
+                            "from the held-out LEVIR-CD, houses and WHU-CD pairs")
+    scale.add_argument("--coarse", action="store_true",
+                       help="pixels of 6-12 m: seasonal pairs of the held-out tiles zoomed out, real pairs "
+                            "from the held-out OSCD cities (10 m)")
     args = parser.parse_args()
+    options = {"vhr": args.vhr, "coarse": args.coarse}
     realdata = realdata_to_measure(args)
     if realdata is None:
         return
@@ -185,14 +194,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         print("\nsynthetic seasonal pairs from held-out land-cover tiles (nothing built)")
-        _summary("seasonal pairs", measure(seasonal_pairs(realdata, tmp, args.seasonal, vhr=args.vhr),
+        _summary("seasonal pairs", measure(seasonal_pairs(realdata, tmp, args.seasonal, **options),
                                            model=args.model, quality=args.quality))
         print("the same tiles, changed fields taking another field's texture as well as its colour")
-        retextured = seasonal_pairs(realdata, tmp, args.seasonal, 1.0, vhr=args.vhr)
+        retextured = seasonal_pairs(realdata, tmp, args.seasonal, 1.0, **options)
         _summary("seasonal pairs, texture changed", measure(retextured,
                                                             model=args.model, quality=args.quality))
         print("real held-out pairs, pixels farther than 3 px from labelled change (upper bound)")
-        real = SUB_METRE_DATASETS if args.vhr else ("dsifn", "oscd")
+        real = SUB_METRE_DATASETS if args.vhr else ("oscd",) if args.coarse else ("dsifn", "oscd")
         _summary("real pairs outside labelled change",
                  measure(real_pairs(realdata, tmp, real), model=args.model, quality=args.quality))
 
