@@ -424,6 +424,20 @@ def test_recalibration_validates_on_the_datasets_the_model_was_trained_on(traine
         assert json.loads((folder / "model_card.json").read_text())["thresholds"] == card["thresholds"]
 
 
+def test_the_shipped_default_routes_sub_metre_and_coarse_pixels_to_their_own_models():
+    from pathlib import Path
+
+    from weipian.learn import DEFAULT_MODEL
+
+    default = ChangeModel(DEFAULT_MODEL)
+    assert Path(default.for_gsd(0.5).path).parent.name == "vhr"
+    assert Path(default.for_gsd(10.0).path).parent.name == "coarse"
+    assert default.for_gsd(1.0) is default and default.for_gsd(5.0) is default  # 0.65-5 m: the model itself
+    coarse = default.for_gsd(10.0)
+    assert (coarse.tile, coarse.margin) == (default.tile, default.margin)
+    assert coarse.card["thresholds"]["coarse"]["min_gsd_m"] == 5.0  # its coarse thresholds cover all it gets
+
+
 def test_a_copy_without_routes_runs_its_own_network_at_every_pixel_size(tmp_path):
     from weipian.learn import DEFAULT_MODEL
     from weipian.learn.model import copy_without_routes
