@@ -99,41 +99,37 @@ model: $(STAMP)
 	cp out/models/default/model.onnx out/models/default/weights.pt out/models/default/model_card.json \
 		src/weipian/learn/default/
 
-# The model the default routes pixels of 0.6 m or finer to (src/weipian/learn/default/routes.json):
-# the shipped default fine-tuned at the imagery's own resolution (--native, crops zoomed out at most
-# 1.5 times) on the sub-metre pair datasets only, with the seasonal pairs of the default's last stage,
-# with seeds 5 and 6; their weights averaged and calibrated on the validation pairs (average-models).
-# Resumable like make model.
-VHR_STEPS ?= 2000
-VHR_TRAIN = --from-model default --datasets levir_cd,pak_houses,whu_cd --native --max-zoom-out 1.5 \
-	--seasonal-made-on tile --seasonal-min-zoom 0.4 --seasonal-retexture 0.5 --seasonal-demolish 0.3 \
-	--steps $(VHR_STEPS) --batch 16 --lr 7e-4 --val-every 500 --threads 1 --resume
-vhr-model: $(STAMP)
-	$(VENV)/bin/weipian train out/models/vhr $(TRAIN_DATA) $(VHR_TRAIN) --seed 5
-	$(VENV)/bin/weipian train out/models/vhr_s6 $(TRAIN_DATA) $(VHR_TRAIN) --seed 6
-	$(VENV)/bin/weipian average-models out/models/vhr_soup out/models/vhr out/models/vhr_s6 \
+# The two models the default routes some pixel sizes to (src/weipian/learn/default/routes.json), made
+# the same way: the shipped default fine-tuned with the seasonal pairs of its last stage, with seeds 5
+# and 6; their weights averaged and calibrated on the validation pairs (average-models), then copied
+# into the package. Resumable like make model.
+ROUTE_TRAIN = --from-model default --seasonal-made-on tile --seasonal-min-zoom 0.4 --seasonal-retexture 0.5 \
+	--seasonal-demolish 0.3 --batch 16 --lr 7e-4 --val-every 500 --threads 1 --resume
+# $(call averaged_route,NAME,SEED_5_DIR,SEED_6_DIR,OPTIONS): both seeds, out/models/NAME_soup,
+# src/weipian/learn/default/NAME/
+define averaged_route
+	$(VENV)/bin/weipian train $(2) $(TRAIN_DATA) $(ROUTE_TRAIN) $(4) --seed 5
+	$(VENV)/bin/weipian train $(3) $(TRAIN_DATA) $(ROUTE_TRAIN) $(4) --seed 6
+	$(VENV)/bin/weipian average-models out/models/$(1)_soup $(2) $(3) \
 		--data $(REALDATA)/train --landcover $(REALDATA)/train/landcover
-	mkdir -p src/weipian/learn/default/vhr
-	cp out/models/vhr_soup/model.onnx out/models/vhr_soup/weights.pt out/models/vhr_soup/model_card.json \
-		src/weipian/learn/default/vhr/
+	mkdir -p src/weipian/learn/default/$(1)
+	cp out/models/$(1)_soup/model.onnx out/models/$(1)_soup/weights.pt out/models/$(1)_soup/model_card.json \
+		src/weipian/learn/default/$(1)/
+endef
 
-# The model the default routes pixels coarser than 5 m to (src/weipian/learn/default/routes.json):
-# the shipped default fine-tuned on the 10 m OSCD pairs and the 2 m DSIFN pairs only, their crops
-# zoomed out up to 5 times (so DSIFN also at 5-10 m), with the seasonal pairs of the default's last
-# stage, with seeds 5 and 6; their weights averaged and calibrated on the validation pairs
-# (average-models). Resumable like make model.
+# Pixels of 0.6 m or finer: at the imagery's own resolution (--native, crops zoomed out at most 1.5
+# times), on the sub-metre pair datasets only.
+VHR_STEPS ?= 2000
+VHR_TRAIN = --datasets levir_cd,pak_houses,whu_cd --native --max-zoom-out 1.5 --steps $(VHR_STEPS)
+vhr-model: $(STAMP)
+	$(call averaged_route,vhr,out/models/vhr,out/models/vhr_s6,$(VHR_TRAIN))
+
+# Pixels coarser than 5 m: on the 10 m OSCD pairs and the 2 m DSIFN pairs only, their crops zoomed
+# out up to 5 times (so DSIFN also at 5-10 m).
 COARSE_STEPS ?= 1500
-COARSE_TRAIN = --from-model default --datasets oscd,dsifn --max-zoom-out 5 \
-	--seasonal-made-on tile --seasonal-min-zoom 0.4 --seasonal-retexture 0.5 --seasonal-demolish 0.3 \
-	--steps $(COARSE_STEPS) --batch 16 --lr 7e-4 --val-every 500 --threads 1 --resume
+COARSE_TRAIN = --datasets oscd,dsifn --max-zoom-out 5 --steps $(COARSE_STEPS)
 coarse-model: $(STAMP)
-	$(VENV)/bin/weipian train out/models/coarse_s5 $(TRAIN_DATA) $(COARSE_TRAIN) --seed 5
-	$(VENV)/bin/weipian train out/models/coarse_s6 $(TRAIN_DATA) $(COARSE_TRAIN) --seed 6
-	$(VENV)/bin/weipian average-models out/models/coarse_soup out/models/coarse_s5 out/models/coarse_s6 \
-		--data $(REALDATA)/train --landcover $(REALDATA)/train/landcover
-	mkdir -p src/weipian/learn/default/coarse
-	cp out/models/coarse_soup/model.onnx out/models/coarse_soup/weights.pt out/models/coarse_soup/model_card.json \
-		src/weipian/learn/default/coarse/
+	$(call averaged_route,coarse,out/models/coarse_s5,out/models/coarse_s6,$(COARSE_TRAIN))
 
 # The default land-cover model of weipian farmland, exactly as shipped: trained on the training split of
 # ../shared/realdata/train/landcover (held-out and validation tiles left out, see

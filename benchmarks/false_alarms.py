@@ -61,14 +61,18 @@ def _write(path: Path, bands: np.ndarray, gsd: float) -> Path:
     return path
 
 
-def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float = 0.0, *, vhr: bool = False,
-                   coarse: bool = False):
+#: Held-out real pairs measured outside their labelled change, by pixel-size range (``--vhr``, ``--coarse``).
+REAL_DATASETS = {None: ("dsifn", "oscd"), "vhr": SUB_METRE_DATASETS, "coarse": ("oscd",)}
+
+
+def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float = 0.0, *,
+                   scale: str | None = None):
     """(name, before.tif, after.tif, gsd) of seasonal pairs from held-out land-cover tiles.
 
     With ``retexture_share`` 1, every changed field that takes the state of
-    another field of its image takes that field's texture too. With ``vhr``,
-    only the held-out tiles finer than 1 m (the 0.3 m LoveDA rural tile),
-    crops zoomed out at most twice (0.3–0.6 m pixels). With ``coarse``, 64²
+    another field of its image takes that field's texture too. With ``scale``
+    ``"vhr"``, only the held-out tiles finer than 1 m (the 0.3 m LoveDA rural tile),
+    crops zoomed out at most twice (0.3–0.6 m pixels); with ``"coarse"``, 64²
     pairs of the ≈ 4 m tiles zoomed out 1.5–3 times (6–12 m pixels, all
     above the 5 m where the coarse thresholds and route begin).
     """
@@ -76,11 +80,12 @@ def seasonal_pairs(realdata: Path, tmp: Path, count: int, retexture_share: float
     from weipian.learn.landcover import load_landcover_folder
 
     tiles = load_landcover_folder(realdata / "train" / "landcover", split="held_out")
-    if vhr:
+    if scale == "vhr":
         tiles = [t for t in tiles if t.gsd_m < 1.0]
-    size, min_zoom = (64, 1.5) if coarse else (256, 1.0)
+    size, min_zoom = (64, 1.5) if scale == "coarse" else (256, 1.0)
+    max_zoom_out = 2.0 if scale == "vhr" else 3.0
     for pair in seasonal_validation_pairs(tiles, count=count, size=size, seed=11, min_zoom=min_zoom,
-                                          retexture_share=retexture_share, max_zoom_out=2.0 if vhr else 3.0):
+                                          retexture_share=retexture_share, max_zoom_out=max_zoom_out):
         name = f"{pair.name.replace('/', '_')}_{retexture_share:g}"
         yield (pair.name, _write(tmp / f"{name}_b.tif", pair.before, pair.gsd_m),
                _write(tmp / f"{name}_a.tif", pair.after, pair.gsd_m), pair.gsd_m, None)
@@ -178,15 +183,15 @@ def realdata_to_measure(args) -> Path | None:
 def main() -> None:
     parser = model_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--seasonal", type=int, default=40, help="number of synthetic seasonal pairs")
-    scale = parser.add_mutually_exclusive_group()
-    scale.add_argument("--vhr", action="store_true",
+    scales = parser.add_mutually_exclusive_group()
+    scales.add_argument("--vhr", action="store_true",
                        help="pixels of 0.3-0.6 m: seasonal pairs from the held-out 0.3 m tile, real pairs "
                             "from the held-out LEVIR-CD, houses and WHU-CD pairs")
-    scale.add_argument("--coarse", action="store_true",
+    scales.add_argument("--coarse", action="store_true",
                        help="pixels of 6-12 m: seasonal pairs of the held-out tiles zoomed out, real pairs "
                             "from the held-out OSCD cities (10 m)")
     args = parser.parse_args()
-    options = {"vhr": args.vhr, "coarse": args.coarse}
+    scale = "vhr" if args.vhr else "coarse" if args.coarse else None
     realdata = realdata_to_measure(args)
     if realdata is None:
         return
@@ -194,16 +199,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         print("\nsynthetic seasonal pairs from held-out land-cover tiles (nothing built)")
-        _summary("seasonal pairs", measure(seasonal_pairs(realdata, tmp, args.seasonal, **options),
+        _summary("seasonal pairs", measure(seasonal_pairs(realdata, tmp, args.seasonal, scale=scale),
                                            model=args.model, quality=args.quality))
         print("the same tiles, changed fields taking another field's texture as well as its colour")
-        retextured = seasonal_pairs(realdata, tmp, args.seasonal, 1.0, **options)
+        retextured = seasonal_pairs(realdata, tmp, args.seasonal, 1.0, scale=scale)
         _summary("seasonal pairs, texture changed", measure(retextured,
                                                             model=args.model, quality=args.quality))
         print("real held-out pairs, pixels farther than 3 px from labelled change (upper bound)")
-        real = SUB_METRE_DATASETS if args.vhr else ("oscd",) if args.coarse else ("dsifn", "oscd")
-        _summary("real pairs outside labelled change",
-                 measure(real_pairs(realdata, tmp, real), model=args.model, quality=args.quality))
+        real = real_pairs(realdata, tmp, REAL_DATASETS[scale])
+        _summary("real pairs outside labelled change", measure(real, model=args.model, quality=args.quality))
 
 
 if __name__ == "__main__":

@@ -173,11 +173,10 @@ class ChangeModel:
             return []
         try:
             routes = json.loads(path.read_text(encoding="utf-8"))["routes"]
-            out = [{"model": str(path.parent / r["model"]), "max_gsd_m": float(r.get("max_gsd_m", np.inf)),
-                    "min_gsd_m": float(r.get("min_gsd_m", 0.0))} for r in routes]
             if any("max_gsd_m" not in r and "min_gsd_m" not in r for r in routes):
                 raise ValueError("a route without max_gsd_m or min_gsd_m covers every pixel size")
-            return out
+            return [{"model": str(path.parent / r["model"]), "max_gsd_m": float(r.get("max_gsd_m", np.inf)),
+                     "min_gsd_m": float(r.get("min_gsd_m", 0.0))} for r in routes]
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}: not a routes file ({exc}); it must read "
                              '{"routes": [{"max_gsd_m": 0.6, "model": "vhr/model.onnx"}]}') from None
