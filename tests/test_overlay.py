@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from weipian.vector.overlay import area_crs, layer_overlap
+from weipian.vector.overlay import area_crs, area_scale, layer_overlap
 
 
 def test_overlap_hand_computed():
@@ -52,3 +52,27 @@ def test_area_crs_for_geographic(lon, epsg):
 def test_area_crs_keeps_projected():
     assert area_crs("EPSG:4547", 0).to_epsg() == 4547
     assert area_crs("EPSG:4326", 2.3).to_epsg() == 32631
+
+
+def test_area_crs_keeps_a_projected_crs_true_to_ground_areas():
+    assert area_crs("EPSG:4547", 114.1, 22.7).to_epsg() == 4547  # Gauss-Krüger, on its zone
+    assert area_crs("EPSG:32650", 115.5, 40.0).to_epsg() == 32650  # UTM, 1.5° off its meridian
+
+
+@pytest.mark.parametrize("lon, lat, epsg", [(114.1, 22.7, 4547), (-100.2, 47.0, 32614), (10.0, 45.0, 32632)])
+def test_area_crs_leaves_web_mercator_for_the_local_zone(lon, lat, epsg):
+    assert area_scale("EPSG:3857", lon, lat) == pytest.approx(1 / np.cos(np.radians(lat)) ** 2, rel=1e-6)
+    assert area_crs("EPSG:3857", lon, lat).to_epsg() == epsg
+
+
+def test_a_web_mercator_square_is_measured_on_the_ground():
+    # 200 x 200 Mercator metres at 60 N are 100 x 100 m on the ground (scale 1 / cos 60 = 2)
+    from pyproj import Transformer
+
+    from weipian.schema import add_location_fields, frame_lonlat
+
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True).transform(10.0, 60.0)
+    frame = gpd.GeoDataFrame(geometry=[box(x - 100, y - 100, x + 100, y + 100)], crs="EPSG:3857")
+    add_location_fields(frame, area_crs(frame.crs, *frame_lonlat(frame)))
+    assert frame["area_m2"].iloc[0] == pytest.approx(10_000.0, rel=0.005)
+    assert frame["lat"].iloc[0] == pytest.approx(60.0, abs=1e-4)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
 
-from .schema import _LONLAT
+from .schema import frame_lonlat
 from .settings import LayerParams
 from .vector.layers import find_layers, read_layer
 from .vector.naming import choose_name_field, feature_labels
@@ -64,11 +63,9 @@ def obscured_by_township(obscured, layers, overrides, layer_crs=None,
     if obscured is None or not len(obscured):
         return {}
     paths = find_layers(layers, overrides)
+    acrs = area_crs(obscured.crs, *frame_lonlat(obscured))
     if "townships" not in paths:
-        return {"(all)": round(float(obscured.area.sum()), 1)}
-    cx, cy = shapely.box(*obscured.total_bounds).centroid.coords[0]
-    lon, _ = Transformer.from_crs(obscured.crs, _LONLAT, always_xy=True).transform(cx, cy)
-    acrs = area_crs(obscured.crs, lon) if not CRS.from_user_input(obscured.crs).is_projected else obscured.crs
+        return {"(all)": round(float(obscured.to_crs(acrs).area.sum()), 1)}
     towns, _ = read_layer(paths["townships"], acrs, name="townships", layer_crs=layer_crs)
     chosen = (layer_params or LayerParams()).name_fields.get("townships")
     field, _ = choose_name_field(towns, "townships", chosen, path=str(paths["townships"]))

@@ -14,7 +14,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 __all__ = ["MU_M2", "PATCH_FIELDS", "LAYER_AREA_FIELDS", "iso_date", "batch_of", "patch_ids", "scene_lon",
-           "add_location_fields", "pixel_area_m2"]
+           "scene_lonlat", "frame_lonlat", "add_location_fields", "pixel_area_m2"]
 
 #: Square metres in one 亩.
 MU_M2 = 10000.0 / 15.0
@@ -44,12 +44,35 @@ def iso_date(date) -> str:
     return date.isoformat() if date else ""
 
 
-def scene_lon(transform, shape, crs) -> float:
-    """Longitude (CGCS2000 degrees) of the centre of a raster, for choosing its Gauss-Krüger zone."""
+def scene_lonlat(transform, shape, crs) -> tuple[float, float]:
+    """Longitude and latitude (CGCS2000 degrees) of the centre of a raster.
+
+    What :func:`weipian.vector.overlay.area_crs` needs to choose the CRS its
+    areas are measured in.
+    """
     rows, cols = shape
     cx, cy = transform @ (cols / 2, rows / 2)
-    lon, _ = Transformer.from_crs(crs, _LONLAT, always_xy=True).transform(cx, cy)
-    return float(lon)
+    lon, lat = Transformer.from_crs(crs, _LONLAT, always_xy=True).transform(cx, cy)
+    return float(lon), float(lat)
+
+
+def frame_lonlat(frame: gpd.GeoSeries | gpd.GeoDataFrame) -> tuple[float, float]:
+    """Longitude and latitude (CGCS2000 degrees) of the centre of a frame's bounds.
+
+    ``(114.0, 30.0)`` for an empty frame: any zone measures nothing where
+    there are no features.
+    """
+    if not len(frame):
+        return 114.0, 30.0
+    x0, y0, x1, y1 = frame.total_bounds
+    to_lonlat = Transformer.from_crs(frame.crs, _LONLAT, always_xy=True)
+    lon, lat = to_lonlat.transform((x0 + x1) / 2, (y0 + y1) / 2)
+    return float(lon), float(lat)
+
+
+def scene_lon(transform, shape, crs) -> float:
+    """Longitude (CGCS2000 degrees) of the centre of a raster, for choosing its Gauss-Krüger zone."""
+    return scene_lonlat(transform, shape, crs)[0]
 
 
 def add_location_fields(frame: gpd.GeoDataFrame, acrs: CRS) -> None:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-from pyproj import Transformer
 
 from ..errors import DateError, LayerError
 from ..io import parse_date
 from ..legality import EVIDENCE_CATEGORIES, LABELS_ZH, classify, property_table
 from ..patch_files import read_patches
 from ..schema import (
-    _LONLAT,
     LAYER_AREA_FIELDS,
     PATCH_FIELDS,
     add_location_fields,
     batch_of,
+    frame_lonlat,
     iso_date,
     patch_ids,
 )
@@ -65,7 +64,7 @@ def judge(patches, *, layers=None, overrides: dict | None = None, settings: Judg
         raise LayerError("patches have no CRS; write them with weipian detect")
     paths = find_layers(layers, overrides)
     after = _judge_date(frame, settings.after_date, paths)
-    acrs = area_crs(crs, _patches_lon(frame))
+    acrs = area_crs(crs, *frame_lonlat(frame))
     geoms = frame.geometry.to_crs(acrs).to_numpy()
     bbox = tuple(frame.total_bounds) if len(frame) else None
     table, info = property_table(geoms, paths, acrs, after=after, bbox=bbox, layer_crs=settings.layer_crs,
@@ -91,15 +90,6 @@ def judge(patches, *, layers=None, overrides: dict | None = None, settings: Judg
         "counts": {lab: int((labels == lab).sum()) for lab in LABELS_ZH},
     }}
     return frame
-
-
-def _patches_lon(frame) -> float:
-    """Longitude of the patches' centre (any zone measures nothing where there are none)."""
-    if not len(frame):
-        return 114.0
-    cx = frame.geometry.union_all().centroid
-    lon, _ = Transformer.from_crs(frame.crs, _LONLAT, always_xy=True).transform(cx.x, cx.y)
-    return lon
 
 
 def _judge_date(frame, after_date, paths):
