@@ -162,7 +162,8 @@ def zoomed_out(pairs, factor: int, tmp: Path, *, changed_share: float = 0.5):
             with rasterio.open(path) as src:
                 rows, cols = src.height // factor, src.width // factor
                 window = rasterio.windows.Window(0, 0, cols * factor, rows * factor)
-                data = src.read(window=window, out_shape=(src.count, rows, cols), resampling=Resampling.average)
+                data = src.read(window=window, out_shape=(src.count, rows, cols),
+                                resampling=Resampling.average)
                 profile = {**src.profile, "height": rows, "width": cols, "driver": "GTiff",
                            "transform": src.window_transform(window) * Affine.scale(factor)}
                 descriptions = src.descriptions
