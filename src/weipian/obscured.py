@@ -11,11 +11,11 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from .schema import frame_lonlat
+from .schema import frame_area_crs
 from .settings import LayerParams
 from .vector.layers import find_layers, read_layer
 from .vector.naming import choose_name_field, feature_labels
-from .vector.overlay import area_crs, layer_overlap
+from .vector.overlay import layer_overlap
 
 __all__ = ["obscured_polygons", "obscured_by_township"]
 
@@ -63,7 +63,7 @@ def obscured_by_township(obscured, layers, overrides, layer_crs=None,
     if obscured is None or not len(obscured):
         return {}
     paths = find_layers(layers, overrides)
-    acrs = area_crs(obscured.crs, *frame_lonlat(obscured))
+    acrs = frame_area_crs(obscured)
     if "townships" not in paths:
         return {"(all)": round(float(obscured.to_crs(acrs).area.sum()), 1)}
     towns, _ = read_layer(paths["townships"], acrs, name="townships", layer_crs=layer_crs)

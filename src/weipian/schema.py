@@ -13,8 +13,8 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-__all__ = ["MU_M2", "PATCH_FIELDS", "LAYER_AREA_FIELDS", "iso_date", "batch_of", "patch_ids", "scene_lon",
-           "scene_lonlat", "frame_lonlat", "add_location_fields", "pixel_area_m2"]
+__all__ = ["MU_M2", "PATCH_FIELDS", "LAYER_AREA_FIELDS", "iso_date", "batch_of", "patch_ids", "scene_lonlat",
+           "scene_area_crs", "frame_lonlat", "frame_area_crs", "add_location_fields", "pixel_area_m2"]
 
 #: Square metres in one 亩.
 MU_M2 = 10000.0 / 15.0
@@ -70,9 +70,18 @@ def frame_lonlat(frame: gpd.GeoSeries | gpd.GeoDataFrame) -> tuple[float, float]
     return float(lon), float(lat)
 
 
-def scene_lon(transform, shape, crs) -> float:
-    """Longitude (CGCS2000 degrees) of the centre of a raster, for choosing its Gauss-Krüger zone."""
-    return scene_lonlat(transform, shape, crs)[0]
+def frame_area_crs(frame: gpd.GeoSeries | gpd.GeoDataFrame) -> CRS:
+    """The CRS a frame's areas are measured in (:func:`weipian.vector.overlay.area_crs`)."""
+    from .vector.overlay import area_crs
+
+    return area_crs(frame.crs, *frame_lonlat(frame))
+
+
+def scene_area_crs(transform, shape, crs) -> CRS:
+    """The CRS a raster's areas and pixel size are measured in (:func:`weipian.vector.overlay.area_crs`)."""
+    from .vector.overlay import area_crs
+
+    return area_crs(crs, *scene_lonlat(transform, shape, crs))
 
 
 def add_location_fields(frame: gpd.GeoDataFrame, acrs: CRS) -> None:

@@ -40,15 +40,14 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None,
     from ..engine.pair_model import estimate_pair_model, shift_window
     from ..engine.tiles import Detector, change_probability
     from ..io import PairReader, PairSpec
-    from ..schema import pixel_area_m2, scene_lonlat
-    from ..vector.overlay import area_crs
+    from ..schema import pixel_area_m2, scene_area_crs
     from .inputs import stretch
     from .model import load_model
     from .resolution import quality_flips
 
     net = load_model(model)
     with PairReader(PairSpec(str(before), str(after), bands)) as reader:
-        acrs = area_crs(reader.crs, *scene_lonlat(reader.transform, reader.shape, reader.crs))
+        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs)
         gsd = float(np.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs)))
         net = net.for_gsd(gsd)
         net.check(reader.roles, gsd, source=str(before))

@@ -95,8 +95,7 @@ def verified_pairs(before, after, patches, *, column: str = "verified", bands: s
 
     from ..engine.pair_model import estimate_pair_model, shift_window
     from ..io import PairReader, PairSpec
-    from ..schema import pixel_area_m2, scene_lonlat
-    from ..vector.overlay import area_crs
+    from ..schema import pixel_area_m2, scene_area_crs
 
     frame = patches if isinstance(patches, gpd.GeoDataFrame) else gpd.read_file(patches)
     source = str(patches) if not isinstance(patches, gpd.GeoDataFrame) else "patches"
@@ -108,7 +107,7 @@ def verified_pairs(before, after, patches, *, column: str = "verified", bands: s
     with PairReader(PairSpec(str(before), str(after), bands)) as reader:
         pair = estimate_pair_model(reader, workers=1)
         frame = frame.to_crs(reader.crs) if frame.crs is not None else frame.set_crs(reader.crs)
-        acrs = area_crs(reader.crs, *scene_lonlat(reader.transform, reader.shape, reader.crs))
+        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs)
         gsd = float(np.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs)))
         ring_px = max(1, int(round(ring_m / gsd)))
         rows, cols = reader.shape

@@ -19,9 +19,8 @@ from ..io import parse_date
 from ..learn.network_outputs import OUTPUTS
 from ..obscured import obscured_polygons
 from ..patches import assemble_pieces, min_pixels_for
-from ..schema import add_location_fields, iso_date, pixel_area_m2, scene_lonlat
+from ..schema import add_location_fields, iso_date, pixel_area_m2, scene_area_crs
 from ..settings import DetectSettings, Execution, resolve
-from ..vector.overlay import area_crs
 
 __all__ = ["detect"]
 
@@ -154,7 +153,7 @@ def _open_pair(spec, net, fingerprint, *, work, execution: Execution, clouds: bo
     from ..raster.clouds import CloudParams
 
     with PairReader(spec) as reader:
-        acrs = area_crs(reader.crs, *scene_lonlat(reader.transform, reader.shape, reader.crs))
+        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs)
         scene = _Scene(reader.shape, reader.transform, reader.crs, reader.roles, reader.dates, acrs,
                        pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs))
         net.for_gsd(scene.gsd_m).check(scene.roles, scene.gsd_m, source=spec.before)

@@ -19,10 +19,10 @@ from ..farmland.states import ParcelRule, judge_parcels
 from ..io import PairReader, PairSpec, parse_date
 from ..learn.cover_inputs import cover_factor
 from ..learn.cover_model import load_cover_model
-from ..schema import batch_of, frame_lonlat, iso_date, pixel_area_m2, scene_lonlat
+from ..schema import batch_of, frame_area_crs, iso_date, pixel_area_m2, scene_area_crs
 from ..vector.layers import TOWNSHIP_CODE_FIELDS, find_layers, first_field, read_layer
 from ..vector.naming import choose_name_field, feature_labels
-from ..vector.overlay import area_crs, layer_overlap
+from ..vector.overlay import layer_overlap
 
 __all__ = ["farmland_use", "judge_parcel_covers", "PARCEL_FIELDS", "MU_M2"]
 
@@ -166,7 +166,7 @@ def _epoch_covers(before, after, model, *, bands, clouds, mask_before, mask_afte
 
             raise BandError(f"{after}: farmland use needs red, green and blue; {', '.join(missing)} "
                             "missing; name the bands with --bands")
-        acrs = area_crs(reader.crs, *scene_lonlat(reader.transform, reader.shape, reader.crs))
+        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs)
         gsd = math.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs))
         factor = cover_factor(gsd, model.working_gsd_m)
         b, a, valid, grid = reader.read_averaged(factor)
@@ -225,7 +225,7 @@ def judge_parcel_covers(
     counts_b = cover_counts(index, cover_before, len(parcels), k)
     counts_a = cover_counts(index, cover_after, len(parcels), k)
     confidence = mean_confidence(index, confidence_after, cover_after != NO_COVER, len(parcels))
-    acrs = area_crs(parcels.crs, *frame_lonlat(parcels))
+    acrs = frame_area_crs(parcels)
     area_geoms = parcels.geometry.to_crs(acrs).to_numpy()
     built_m2, linked = _construction_on(area_geoms, patches, acrs)
     result = judge_parcels(

@@ -14,13 +14,12 @@ from ..schema import (
     PATCH_FIELDS,
     add_location_fields,
     batch_of,
-    frame_lonlat,
+    frame_area_crs,
     iso_date,
     patch_ids,
 )
 from ..settings import JudgeSettings, resolve
 from ..vector.layers import find_layers
-from ..vector.overlay import area_crs
 
 __all__ = ["judge"]
 
@@ -64,7 +63,7 @@ def judge(patches, *, layers=None, overrides: dict | None = None, settings: Judg
         raise LayerError("patches have no CRS; write them with weipian detect")
     paths = find_layers(layers, overrides)
     after = _judge_date(frame, settings.after_date, paths)
-    acrs = area_crs(crs, *frame_lonlat(frame))
+    acrs = frame_area_crs(frame)
     geoms = frame.geometry.to_crs(acrs).to_numpy()
     bbox = tuple(frame.total_bounds) if len(frame) else None
     table, info = property_table(geoms, paths, acrs, after=after, bbox=bbox, layer_crs=settings.layer_crs,
