@@ -76,3 +76,35 @@ def test_a_web_mercator_square_is_measured_on_the_ground():
     add_location_fields(frame, area_crs(frame.crs, *frame_lonlat(frame)))
     assert frame["area_m2"].iloc[0] == pytest.approx(10_000.0, rel=0.005)
     assert frame["lat"].iloc[0] == pytest.approx(60.0, abs=1e-4)
+
+
+def test_coordinates_outside_a_zone_prefixed_crs_keep_its_metres_and_say_why():
+    # EPSG:4527 (CGCS2000 3-degree zone 39) expects eastings like 39 500 000; 500 000 m lies 39 000 km
+    # west of its meridian, where PROJ gives no longitude: the CRS's own metres are kept, with a warning
+    # that names the file and the CRS to use instead
+    from weipian.errors import CRSWarning
+    from weipian.schema import frame_area_crs
+
+    frame = gpd.GeoDataFrame(geometry=[box(500_000, 3_400_000, 500_100, 3_400_100)], crs="EPSG:4527")
+    expected = r"patches\.gpkg: .*EPSG:4527 is a zone-prefixed.*EPSG:4548 \(CGCS2000 / 3-degree Gauss-Kruger CM 117E\)"
+    with pytest.warns(CRSWarning, match=expected):
+        acrs = frame_area_crs(frame, source="patches.gpkg")
+    assert acrs.to_epsg() == 4527
+    assert frame.to_crs(acrs).area.iloc[0] == pytest.approx(10_000.0)
+
+
+def test_a_geographic_centre_that_is_not_a_place_is_an_error():
+    with pytest.raises(ValueError, match="not a place on the globe"):
+        area_crs("EPSG:4490", float("inf"), 30.0)
+
+
+def test_a_raster_outside_its_crs_keeps_its_pixel_size():
+    from affine import Affine
+
+    from weipian.errors import CRSWarning
+    from weipian.schema import pixel_area_m2, scene_area_crs
+
+    transform = Affine(4.0, 0, 500_000.0, 0, -4.0, 3_400_000.0)
+    with pytest.warns(CRSWarning, match=r"before\.tif: the scene centre lies outside"):
+        acrs = scene_area_crs(transform, (448, 448), "EPSG:4527", source="before.tif")
+    assert pixel_area_m2(transform, (448, 448), "EPSG:4527", acrs) == pytest.approx(16.0)

@@ -89,3 +89,7 @@ class ResolutionWarning(WeipianWarning):
 
 class PlausibilityWarning(WeipianWarning):
     """A scene's flagged share is far beyond what one batch of new construction covers."""
+
+
+class CRSWarning(WeipianWarning):
+    """Coordinates that do not fit their CRS (outside its projection's domain)."""

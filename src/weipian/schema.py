@@ -70,18 +70,24 @@ def frame_lonlat(frame: gpd.GeoSeries | gpd.GeoDataFrame) -> tuple[float, float]
     return float(lon), float(lat)
 
 
-def frame_area_crs(frame: gpd.GeoSeries | gpd.GeoDataFrame) -> CRS:
-    """The CRS a frame's areas are measured in (:func:`weipian.vector.overlay.area_crs`)."""
+def frame_area_crs(frame: gpd.GeoSeries | gpd.GeoDataFrame, source: str | None = None) -> CRS:
+    """The CRS a frame's areas are measured in (:func:`weipian.vector.overlay.area_crs`).
+
+    ``source`` names the frame's file in the warning for coordinates outside its CRS.
+    """
     from .vector.overlay import area_crs
 
-    return area_crs(frame.crs, *frame_lonlat(frame))
+    return area_crs(frame.crs, *frame_lonlat(frame), source=source)
 
 
-def scene_area_crs(transform, shape, crs) -> CRS:
-    """The CRS a raster's areas and pixel size are measured in (:func:`weipian.vector.overlay.area_crs`)."""
+def scene_area_crs(transform, shape, crs, source: str | None = None) -> CRS:
+    """The CRS a raster's areas and pixel size are measured in (:func:`weipian.vector.overlay.area_crs`).
+
+    ``source`` names the raster in the warning for coordinates outside its CRS.
+    """
     from .vector.overlay import area_crs
 
-    return area_crs(crs, *scene_lonlat(transform, shape, crs))
+    return area_crs(crs, *scene_lonlat(transform, shape, crs), source=source)
 
 
 def add_location_fields(frame: gpd.GeoDataFrame, acrs: CRS) -> None:

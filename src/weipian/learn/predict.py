@@ -47,7 +47,7 @@ def change_probabilities(before, after, *, model=None, bands: str | None = None,
 
     net = load_model(model)
     with PairReader(PairSpec(str(before), str(after), bands)) as reader:
-        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs)
+        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs, source=str(reader.spec.before))
         gsd = float(np.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs)))
         net = net.for_gsd(gsd)
         net.check(reader.roles, gsd, source=str(before))

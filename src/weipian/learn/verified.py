@@ -107,7 +107,7 @@ def verified_pairs(before, after, patches, *, column: str = "verified", bands: s
     with PairReader(PairSpec(str(before), str(after), bands)) as reader:
         pair = estimate_pair_model(reader, workers=1)
         frame = frame.to_crs(reader.crs) if frame.crs is not None else frame.set_crs(reader.crs)
-        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs)
+        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs, source=str(reader.spec.before))
         gsd = float(np.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs)))
         ring_px = max(1, int(round(ring_m / gsd)))
         rows, cols = reader.shape

@@ -9,6 +9,8 @@ geometries are in — give them in a projected metric CRS (see
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,7 +157,7 @@ def area_scale(crs, lon: float, lat: float) -> float:
         return float("nan")
 
 
-def area_crs(crs, lon: float, lat: float | None = None) -> CRS:
+def area_crs(crs, lon: float, lat: float | None = None, *, source: str | None = None) -> CRS:
     """A projected metric CRS for areas.
 
     ``crs`` itself when it is projected and true to ground areas at the
@@ -170,7 +172,12 @@ def area_crs(crs, lon: float, lat: float | None = None) -> CRS:
     crs : CRS-like
         The imagery CRS.
     lon, lat : float
-        Longitude and latitude of the scene centre, degrees.
+        Longitude and latitude of the scene centre, degrees. Where they are
+        not finite (a projected scene outside its projection's domain, as a
+        zone-prefixed Gauss-Krüger CRS given eastings without the prefix),
+        ``crs`` is kept and a :class:`weipian.errors.CRSWarning` says so.
+    source : str, optional
+        The file the coordinates come from, named in that warning.
 
     Returns
     -------
@@ -184,6 +191,12 @@ def area_crs(crs, lon: float, lat: float | None = None) -> CRS:
     4547
     """
     crs = CRS.from_user_input(crs)
+    if not (math.isfinite(lon) and (lat is None or math.isfinite(lat))):
+        if crs.is_projected:
+            _warn_off_domain(crs, source)
+            return crs
+        raise ValueError(f"area_crs: the scene centre ({lon}, {lat}) is not a place on the globe "
+                         f"in {crs.name}")
     if crs.is_projected:
         if lat is None:
             return crs
@@ -195,3 +208,28 @@ def area_crs(crs, lon: float, lat: float | None = None) -> CRS:
         return CRS.from_epsg(4534 + (central - 75) // 3)
     zone = int((lon + 180) // 6) + 1
     return CRS.from_epsg(32600 + zone)
+
+
+#: EPSG codes of the Gauss-Krüger CRSs whose eastings carry the zone number in front (first, last) and
+#: how far on the same zone's central-meridian CRS is: CGCS2000 6-degree zones 13-23 and 3-degree
+#: zones 25-45, Xian 1980 and Beijing 1954 3-degree zones 25-45.
+_ZONE_PREFIXED_GK = ((4491, 4501, 11), (4513, 4533, 21), (2349, 2369, 21), (2401, 2421, 21))
+
+
+def _warn_off_domain(crs: CRS, source: str | None) -> None:
+    """Warn that coordinates lie outside ``crs``'s projection, so its own metres are used for areas."""
+    from ..errors import CRSWarning
+
+    hint = ""
+    epsg = crs.to_epsg()
+    for first, last, to_cm in _ZONE_PREFIXED_GK:
+        if epsg is not None and first <= epsg <= last:
+            cm = CRS.from_epsg(epsg + to_cm)
+            hint = (f"; EPSG:{epsg} is a zone-prefixed Gauss-Krüger CRS whose eastings begin with the zone "
+                    f"number (39500000, not 500000): where the coordinates have no prefix, the CRS is "
+                    f"EPSG:{epsg + to_cm} ({cm.name}), so set that one")
+    where = f"{source}: " if source else ""
+    warnings.warn(f"{where}the scene centre lies outside the domain of {crs.name} (PROJ cannot place "
+                  f"it on the globe); areas are measured in the CRS's own metres, and reference layers in "
+                  f"the same CRS with real coordinates will not overlap the imagery{hint}",
+                  CRSWarning, stacklevel=3)

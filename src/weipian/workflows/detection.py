@@ -153,7 +153,7 @@ def _open_pair(spec, net, fingerprint, *, work, execution: Execution, clouds: bo
     from ..raster.clouds import CloudParams
 
     with PairReader(spec) as reader:
-        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs)
+        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs, source=str(reader.spec.before))
         scene = _Scene(reader.shape, reader.transform, reader.crs, reader.roles, reader.dates, acrs,
                        pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs))
         net.for_gsd(scene.gsd_m).check(scene.roles, scene.gsd_m, source=spec.before)

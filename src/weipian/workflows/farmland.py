@@ -166,7 +166,7 @@ def _epoch_covers(before, after, model, *, bands, clouds, mask_before, mask_afte
 
             raise BandError(f"{after}: farmland use needs red, green and blue; {', '.join(missing)} "
                             "missing; name the bands with --bands")
-        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs)
+        acrs = scene_area_crs(reader.transform, reader.shape, reader.crs, source=str(reader.spec.before))
         gsd = math.sqrt(pixel_area_m2(reader.transform, reader.shape, reader.crs, acrs))
         factor = cover_factor(gsd, model.working_gsd_m)
         b, a, valid, grid = reader.read_averaged(factor)

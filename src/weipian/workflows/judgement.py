@@ -55,7 +55,9 @@ def judge(patches, *, layers=None, overrides: dict | None = None, settings: Judg
     weipian.errors.WeipianError
     """
     (settings,) = resolve(options, judge=settings)
+    source = None
     if not isinstance(patches, gpd.GeoDataFrame):
+        source = str(patches)
         patches = read_patches(patches)
     frame = patches.copy()
     crs = frame.crs
@@ -63,7 +65,7 @@ def judge(patches, *, layers=None, overrides: dict | None = None, settings: Judg
         raise LayerError("patches have no CRS; write them with weipian detect")
     paths = find_layers(layers, overrides)
     after = _judge_date(frame, settings.after_date, paths)
-    acrs = frame_area_crs(frame)
+    acrs = frame_area_crs(frame, source=source)
     geoms = frame.geometry.to_crs(acrs).to_numpy()
     bbox = tuple(frame.total_bounds) if len(frame) else None
     table, info = property_table(geoms, paths, acrs, after=after, bbox=bbox, layer_crs=settings.layer_crs,
