@@ -77,3 +77,20 @@ def test_basic_farmland_classes_and_facility_agriculture():
     assert s.loc["甲", "farmland_0101_m2"] == 100 and s.loc["甲", "farmland_0103_m2"] == 300
     assert s.loc["甲", "farmland_0102_m2"] == 0
     assert s.loc["合计", "basic_farmland_illegal_m2"] == 35
+
+
+def test_a_cjk_font_installed_after_matplotlib_listed_its_fonts_is_found(monkeypatch):
+    # matplotlib caches its font list on first use; make browser installs fonts-noto-cjk after that
+    from matplotlib import font_manager
+
+    from weipian import stats
+
+    if not any("CJK" in p for p in font_manager.findSystemFonts()):
+        pytest.skip("no CJK font file on this machine")
+    listed = [f for f in font_manager.fontManager.ttflist if f.name not in stats.CJK_FONTS]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", listed)
+    stats._add_unlisted_system_fonts.cache_clear()
+    try:
+        assert stats.cjk_font() in stats.CJK_FONTS
+    finally:
+        stats._add_unlisted_system_fonts.cache_clear()

@@ -16,6 +16,8 @@ first, has its own columns, as do the farmland classes 水田, 水浇地, 旱地
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -185,11 +187,39 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHe
 
 
 def cjk_font() -> str | None:
-    """The first CJK font of :data:`CJK_FONTS` that matplotlib finds, or None."""
+    """The first CJK font of :data:`CJK_FONTS` that matplotlib finds, or None.
+
+    matplotlib keeps the list of system fonts it found the first time it
+    ran; a font installed after that (``make browser`` installs
+    fonts-noto-cjk) is not on it. Where none of :data:`CJK_FONTS` is on the
+    list, the system's font files that are not are added to it, once per
+    process, before the answer is None.
+    """
     from matplotlib import font_manager
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in names), None)
+    def first():
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in names), None)
+
+    name = first()
+    if name is None:
+        _add_unlisted_system_fonts()
+        name = first()
+    return name
+
+
+@functools.cache
+def _add_unlisted_system_fonts() -> None:
+    """Add the system's font files that matplotlib's cached font list lacks (once per process)."""
+    from matplotlib import font_manager
+
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known:
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # a file FreeType cannot read
+                continue
 
 
 def _use_cjk_font(font_manager, plt) -> None:
