@@ -87,7 +87,9 @@ def test_a_cjk_font_installed_after_matplotlib_listed_its_fonts_is_found(monkeyp
 
     if not any("CJK" in p for p in font_manager.findSystemFonts()):
         pytest.skip("no CJK font file on this machine")
-    listed = [f for f in font_manager.fontManager.ttflist if f.name not in stats.CJK_FONTS]
+    stats.cjk_font()  # where the fonts are listed now (or added by an earlier call), drop their files
+    cjk_files = {f.fname for f in font_manager.fontManager.ttflist if f.name in stats.CJK_FONTS}
+    listed = [f for f in font_manager.fontManager.ttflist if f.fname not in cjk_files]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", listed)
     stats._add_unlisted_system_fonts.cache_clear()
     try:
