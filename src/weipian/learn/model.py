@@ -203,7 +203,21 @@ class ChangeModel:
         return self
 
     def run(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """Probabilities ``(n, 2, h, w)`` for ``(n, 6, h, w)`` float32 input channels."""
+        """Probabilities ``(n, 2, h, w)`` for ``(n, 6, h, w)`` float32 input channels.
+
+        ``h`` and ``w`` must be multiples of the card's ``stride``
+        (:meth:`probabilities` pads tiles to them).
+
+        Raises
+        ------
+        weipian.errors.ModelError
+            If they are not.
+        """
+        stride = int(self.card.get("stride", 1))
+        if before.shape[-2] % stride or before.shape[-1] % stride:
+            raise ModelError(f"{self.path}: input tiles of {before.shape[-2]} x {before.shape[-1]} px; the "
+                             f"network takes sides that are multiples of {stride} px (use probabilities(), "
+                             "which tiles and pads the image)")
         return _session(self.path).run(None, {"before": before, "after": after})[0]
 
     def probabilities(self, before: np.ndarray, after: np.ndarray, region=None, *,
