@@ -150,9 +150,7 @@ def estimate_pair_model(reader, *, crop: int = 1024,
     from ..learn.inputs import robust_levels
 
     tiles = sample_tiles(*reader.shape)
-    centre, reads = _read_samples(reader, tiles, crop, workers)
-    b, a, v = centre
-    shift = estimate_shift(b, a, valid=v) if v.any() else (0.0, 0.0)
+    shift, reads = _read_samples(reader, tiles, crop, workers)
     samples = [(b, *_shifted(a, v, shift), tile.inner) for tile, (b, a, v) in zip(tiles, reads)]
     B, A, V = _pooled(samples)
     if not V.any():
@@ -181,19 +179,28 @@ def estimate_pair_model(reader, *, crop: int = 1024,
 
 
 def _read_samples(reader, tiles, crop: int, workers):
-    """The central crop (for the shift) and the sample windows, all read at once on threads."""
-    import dask
+    """The shift, from the central crop, and the sample windows, read on threads.
 
+    The central crop is read first and its shift estimated on this thread
+    while the pool reads the samples (GDAL and the FFT release the GIL).
+    """
     from .readers import read_window, reading_threads
 
     height, width = reader.shape
     h, w = min(crop, height), min(crop, width)
     centre = Window((width - w) // 2, (height - h) // 2, w, h)
-    with reading_threads(reader.spec, workers) as pool:  # GDAL releases the GIL while decoding
-        reads = dask.compute(*[dask.delayed(read_window)(reader.spec, win)
-                               for win in [centre] + [t.read for t in tiles]],
-                             scheduler="threads", pool=pool)
-    return reads[0], reads[1:]
+    with reading_threads(reader.spec, workers) as pool:
+        centre_read = pool.submit(read_window, reader.spec, centre)
+        sample_reads = [pool.submit(read_window, reader.spec, t.read) for t in tiles]
+        shift = _centre_shift(centre_read.result())
+        reads = [r.result() for r in sample_reads]
+    return shift, reads
+
+
+def _centre_shift(centre) -> tuple[float, float]:
+    """:func:`weipian.raster.register.estimate_shift` on the central crop's ``(before, after, valid)``."""
+    b, a, v = centre
+    return estimate_shift(b, a, valid=v) if v.any() else (0.0, 0.0)
 
 
 def _shifted(after, valid, shift):

@@ -116,13 +116,15 @@ def _prepared_crops(reference, moving, valid, max_size: int):
 
 def _phase_correlation_peak(ref: np.ndarray, mov: np.ndarray, r: int, min_peak: float):
     """Normalised cross-power spectrum and its peak (dy, dx) within ``r`` pixels, or None if weak."""
+    from scipy import fft  # about twice numpy.fft's speed on real input
+
     # Hann window against edge effects of the periodic FFT.
     hann = np.outer(np.hanning(ref.shape[0]), np.hanning(ref.shape[1]))
-    f_ref = np.fft.fft2((ref - ref.mean()) * hann)
-    f_mov = np.fft.fft2((mov - mov.mean()) * hann)
+    f_ref = fft.fft2((ref - ref.mean()) * hann)
+    f_mov = fft.fft2((mov - mov.mean()) * hann)
     cross = f_ref * np.conj(f_mov)
     cross /= np.maximum(np.abs(cross), 1e-12)
-    surface = np.fft.fftshift(np.real(np.fft.ifft2(cross)))
+    surface = fft.fftshift(np.real(fft.ifft2(cross)))
     cy, cx = surface.shape[0] // 2, surface.shape[1] // 2
     sub = surface[cy - r: cy + r + 1, cx - r: cx + r + 1]
     py, px = np.unravel_index(np.argmax(sub), sub.shape)
