@@ -1,6 +1,6 @@
 """End-to-end speed of ``weipian run`` against the bare floor, in one process.
 
-Usage: python benchmarks/speed.py [--size 3000] [--repeat 3]
+Usage: python benchmarks/speed.py [--size 3000] [--repeat 3] [--detect-only]
 
 ``weipian run`` is timed as a user runs it (detect with the change model,
 judge, lists, statistics, evidence chips for every patch and the report), on
@@ -124,13 +124,42 @@ def best_of(func, repeat):
     return min(times)
 
 
+def detect_only(args) -> None:
+    """The floor, ``detect`` (with its stage timings) and ``--also-model``, best of ``--repeat``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_scene(generate_scene((args.size, args.size), rng=777), Path(tmp))
+        mpx = args.size * args.size / 1e6
+        t_floor = best_of(lambda: floor(paths["before"], paths["after"]), args.repeat)
+        weipian.detect(paths["before"], paths["after"])  # warm-up: the model session
+        runs = []
+        t_detect = best_of(lambda: runs.append(weipian.detect(paths["before"], paths["after"])), args.repeat)
+        t_also = (best_of(lambda: weipian.detect(paths["before"], paths["after"], model=args.also_model),
+                          args.repeat) if args.also_model else None)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stages = min((r.attrs["weipian"]["timings"] for r in runs), key=lambda t: sum(t.values()))
+    print(f"scene {args.size}x{args.size} px ({mpx:.1f} Mpx per epoch, 4-band uint16, 1 m), "
+          f"best of {args.repeat}")
+    print(f"floor (read, NDVI diff, threshold, polygonise): {t_floor:.2f} s = {mpx / t_floor:.2f} Mpx/s")
+    print(f"weipian detect: {t_detect:.2f} s = {mpx / t_detect:.2f} Mpx/s ({t_detect / t_floor:.1f}x the "
+          f"floor; goal >= 5 Mpx/s), {len(runs[-1])} patches")
+    if t_also is not None:
+        print(f"weipian detect with --model {args.also_model}: {t_also:.2f} s = {mpx / t_also:.2f} Mpx/s "
+              f"({t_also / t_detect:.2f}x the default's time)")
+    print(f"detect stages of the fastest run (s): {stages}")
+    print(f"peak RSS of this process: {peak_mb:.0f} MB (goal <= 1500 MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--also-model", help="another ONNX change model (an int8 copy, say) whose `detect` "
                         "is timed beside the default's")
+    parser.add_argument("--detect-only", action="store_true",
+                        help="time only the floor and detect (and --also-model): what a large --size needs")
     args = parser.parse_args()
+    if args.detect_only:
+        return detect_only(args)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths = write_scene(generate_scene((args.size, args.size), rng=777), tmp)

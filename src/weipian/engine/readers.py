@@ -59,7 +59,9 @@ def reading_threads(spec: PairSpec, workers: int | None = None):
     Yields
     ------
     concurrent.futures.ThreadPoolExecutor
-        Pass it to ``dask.compute(..., scheduler="threads", pool=pool)``.
+        Pass it to ``dask.compute(..., scheduler="threads", pool=pool)``, or
+        submit reads to it where one read must come first (the pair model's
+        central crop).
     """
     pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
     try:
