@@ -124,18 +124,19 @@ def _cva(before, after, gsd: float) -> tuple[np.ndarray, int]:
 
 def measure(pairs, *, model, quality) -> list[dict]:
     rows = []
-    print(f"{'pair':24s} {'flag %':>7s} {'/km²':>7s} | {'CVA %':>7s} {'/km²':>7s}", flush=True)
+    print(f"{'pair':24s} {'gsd m':>6s} {'flag %':>7s} {'/km²':>7s} | {'CVA %':>7s} {'/km²':>7s}", flush=True)
     for name, b, a, gsd, truth in pairs:
         ours, n_ours = _flags(b, a, model=model, quality=quality)
         base, n_base = _cva(b, a, gsd)
         quiet = np.ones(ours.shape, bool) if truth is None else ~ndimage.binary_dilation(truth, iterations=3)
         km2 = quiet.sum() * gsd ** 2 / 1e6
-        row = {"pair": name, "ours": float(ours[quiet].mean()), "cva": float(base[quiet].mean()),
+        row = {"pair": name, "gsd": float(gsd), "ours": float(ours[quiet].mean()),
+               "cva": float(base[quiet].mean()),
                "ours_per_km2": n_ours / km2 if truth is None else patches_outside(ours, truth, gsd) / km2,
                "cva_per_km2": n_base / km2 if truth is None else patches_outside(base, truth, gsd) / km2}
         rows.append(row)
-        print(f"{name:24s} {100 * row['ours']:7.3f} {row['ours_per_km2']:7.1f} | {100 * row['cva']:7.3f} "
-              f"{row['cva_per_km2']:7.1f}", flush=True)
+        print(f"{name:24s} {gsd:6.2f} {100 * row['ours']:7.3f} {row['ours_per_km2']:7.1f} | "
+              f"{100 * row['cva']:7.3f} {row['cva_per_km2']:7.1f}", flush=True)
     return rows
 
 
@@ -159,7 +160,16 @@ def _summary(title: str, rows) -> None:
     cva = np.mean([r["cva"] for r in rows])
     print(f"{title}: weipian flags {100 * ours:.3f} % ({np.mean([r['ours_per_km2'] for r in rows]):.1f} "
           f"patches/km²); CVA + Otsu {100 * cva:.3f} % ({np.mean([r['cva_per_km2'] for r in rows]):.1f} "
-          f"patches/km²)\n")
+          f"patches/km²)")
+    edges = [0.0, 2.0, 3.0, 5.0, float("inf")]
+    bands = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = [r for r in rows if lo <= r["gsd"] < hi]
+        if inside:
+            ours_band, cva_band = (100 * np.mean([r[k] for r in inside]) for k in ("ours", "cva"))
+            bands.append(f"{lo:g}–{hi:g} m: {ours_band:.3f} % (CVA + Otsu {cva_band:.3f} %, "
+                         f"{len(inside)} pairs)")
+    print("  by pixel size: " + "; ".join(bands) + "\n")
 
 
 def model_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
