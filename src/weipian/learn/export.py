@@ -100,21 +100,14 @@ def export_onnx(checkpoint, path, *, card: dict | None = None) -> Path:
     full.update(card or {})
     side = TILE + 2 * MARGIN
     dummy = torch.zeros(1, CHANNELS, side, side)
-    path = write_onnx_with_card(_Probabilities(net), {"before": dummy, "after": dummy}, path, full)
-    if full["arch"] == "lean":  # the graph onnxruntime runs fastest, checked against the export
-        import onnx
-
-        from .graph import streamline
-
-        exported = onnx.load(str(path))
-        streamlined = streamline(exported, stride=STRIDE)
-        if streamlined is not exported:
-            save_with_card(streamlined, path, full)
+    path = write_onnx_with_card(_Probabilities(net), {"before": dummy, "after": dummy}, path, full,
+                                streamline_stride=STRIDE if full["arch"] == "lean" else None)
     save_weights(checkpoint, path.with_name("weights.pt"))
     return path
 
 
-def write_onnx_with_card(module, inputs: dict, path, card: dict) -> Path:
+def write_onnx_with_card(module, inputs: dict, path, card: dict, *,
+                         streamline_stride: int | None = None) -> Path:
     """Export ``module`` to ONNX with ``card`` inside (metadata ``weipian_card``) and beside it, atomically.
 
     Parameters
@@ -127,6 +120,9 @@ def write_onnx_with_card(module, inputs: dict, path, card: dict) -> Path:
     path : str or Path
         The ``.onnx`` file; ``model_card.json`` is written beside it.
     card : dict
+    streamline_stride : int, optional
+        Rewrite the exported graph with :func:`weipian.learn.graph.streamline`
+        (a lean change network, inputs on this stride) before it is saved.
     """
     import onnx
 
@@ -136,7 +132,12 @@ def write_onnx_with_card(module, inputs: dict, path, card: dict) -> Path:
     torch.onnx.export(module, tuple(inputs.values()), str(tmp), input_names=list(inputs),
                       output_names=["probability"], opset_version=17, dynamo=False,
                       dynamic_axes={name: axes for name in [*inputs, "probability"]})
-    return save_with_card(onnx.load(str(tmp)), path, card)
+    model = onnx.load(str(tmp))
+    if streamline_stride is not None:  # the graph onnxruntime runs fastest, checked against the export
+        from .graph import streamline
+
+        model = streamline(model, stride=streamline_stride)
+    return save_with_card(model, path, card)
 
 
 def replace_card(path, card: dict) -> Path:
